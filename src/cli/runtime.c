@@ -1,0 +1,148 @@
+/* runtime.c: loop + io backend + cap + fs from the common options, with the
+ * --io=auto fallback to the thread pool when io_uring is blocked. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringbank/cli.h"
+
+static int parse_num(const char *opt, const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long x;
+	errno = 0;
+	x = strtoull(v ? v : "", &end, 10);
+	if (!v || !*v || *end || errno || x == 0 || x > max) {
+		fprintf(stderr, "ringbank: %s expects a number from 1 to %llu, got '%s'\n", opt, max, v ? v : "");
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+int rb_runtime_parse_opt(struct rb_runtime_opts *o, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *v = NULL;
+	const char *names[] = { "--io", "--threads", "--cap", "--max-file-bytes" };
+	size_t k, which = 99;
+	unsigned long long x;
+
+	for (k = 0; k < 4; k++) {
+		size_t l = strlen(names[k]);
+		if (!strncmp(a, names[k], l) && (a[l] == '=' || a[l] == 0)) {
+			which = k;
+			if (a[l] == '=')
+				v = a + l + 1;
+			else if (*i + 1 < argc)
+				v = argv[++*i];
+			break;
+		}
+	}
+	switch (which) {
+	case 0:
+		if (v && !strcmp(v, "auto"))
+			o->io = RB_IO_CHOICE_AUTO;
+		else if (v && !strcmp(v, "uring"))
+			o->io = RB_IO_CHOICE_URING;
+		else if (v && !strcmp(v, "threads"))
+			o->io = RB_IO_CHOICE_THREADS;
+		else {
+			fprintf(stderr, "ringbank: --io expects auto, uring or threads, got '%s'\n", v ? v : "");
+			return -1;
+		}
+		return 1;
+	case 1:
+		if (parse_num("--threads", v, 1024, &x) < 0)
+			return -1;
+		o->threads = (unsigned)x;
+		return 1;
+	case 2:
+		if (parse_num("--cap", v, 65536, &x) < 0)
+			return -1;
+		o->permits = (unsigned)x;
+		return 1;
+	case 3:
+		if (parse_num("--max-file-bytes", v, 1ull << 40, &x) < 0)
+			return -1;
+		o->max_file_bytes = (size_t)x;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)
+{
+	struct rb_loop_opts lo = { .quiet = true };
+	struct rb_io_opts io = { .threads = o->threads };
+	struct rb_cap_opts co = { .permits = o->permits };
+	struct rb_fs_opts fo = { .max_file_bytes = o->max_file_bytes };
+	const char *env = getenv("RINGBANK_IO");
+	enum rb_io_choice choice = o->io;
+	int r;
+
+	memset(rt, 0, sizeof(*rt));
+	/* RINGBANK_IO lets tests and wrappers pick a backend without flags. */
+	if (choice == RB_IO_CHOICE_AUTO && env && *env) {
+		if (!strcmp(env, "uring"))
+			choice = RB_IO_CHOICE_URING;
+		else if (!strcmp(env, "threads"))
+			choice = RB_IO_CHOICE_THREADS;
+	}
+	lo.engine = choice == RB_IO_CHOICE_URING ? RB_ENGINE_RING : RB_ENGINE_AUTO;
+	r = rb_loop_new(&rt->loop, &lo);
+	if (r < 0) {
+		if (choice == RB_IO_CHOICE_URING)
+			fprintf(stderr, "ringbank: --io=uring: io_uring is not available here: %s%s\n"
+				"ringbank: (blocked by a seccomp profile or kernel.io_uring_disabled, or an old kernel);"
+				" use --io=auto or --io=threads\n", strerror(-r),
+				r == -EPERM ? " (operation not permitted)" : "");
+		else
+			fprintf(stderr, "ringbank: cannot create the event loop: %s\n", strerror(-r));
+		return r;
+	}
+	if (rb_loop_fallback_reason(rt->loop) && !o->quiet)
+		fprintf(stderr, "ringbank: io_uring unavailable (%s); using the thread pool (--io=threads)\n",
+			rb_loop_fallback_reason(rt->loop));
+	io.kind = (choice == RB_IO_CHOICE_THREADS || !rb_loop_ring(rt->loop)) ? RB_IO_BACKEND_THREADS
+									      : RB_IO_BACKEND_URING;
+	r = rb_io_new(&rt->io, rt->loop, &io);
+	if (r < 0) {
+		fprintf(stderr, "ringbank: cannot start the %s io backend: %s\n",
+			io.kind == RB_IO_BACKEND_URING ? "uring" : "threads", strerror(-r));
+		goto err_loop;
+	}
+	rb_cap_init(&rt->cap, rt->loop, &co);
+	r = rb_fs_new(&rt->fs, rt->io, &rt->cap, &fo);
+	if (r < 0) {
+		fprintf(stderr, "ringbank: cannot set up the file layer: %s\n", strerror(-r));
+		goto err_io;
+	}
+	if (!o->quiet)
+		rb_log(RB_LOG_INFO, "io: %s on %s", rb_io_name(rt->io), rb_loop_describe(rt->loop));
+	return 0;
+err_io:
+	rb_io_shutdown(rt->io);
+	rb_loop_stop(rt->loop);
+	rb_loop_run(rt->loop);
+	rb_io_free(rt->io);
+err_loop:
+	rb_loop_free(rt->loop);
+	rt->loop = NULL;
+	return r;
+}
+
+void rb_runtime_deinit(struct rb_runtime *rt)
+{
+	if (!rt->loop)
+		return;
+	rb_io_shutdown(rt->io);
+	rb_loop_stop(rt->loop);
+	rb_loop_run(rt->loop);
+	rb_fs_free(rt->fs);
+	rb_cap_deinit(&rt->cap);
+	rb_io_free(rt->io);
+	rb_loop_free(rt->loop);
+	rt->loop = NULL;
+}

@@ -1,0 +1,52 @@
+/* main.c: the ringbank command line: subcommand dispatch and --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ringbank/cli.h"
+
+static const char usage[] =
+	"usage: ringbank COMMAND [OPTIONS] ...\n"
+	"\n"
+	"ringbank serves very large memory-bank directories to coding agents over MCP,\n"
+	"doing all file I/O on one io_uring loop.\n"
+	"\n"
+	"commands:\n"
+	"  serve [OPTIONS] ROOT...        MCP server on stdin/stdout (roots: allowed directories;\n"
+	"                                 MEMORY_BANK_ROOT when none is given)\n"
+	"  call TOOL [JSON] --root DIR... run one tool without a client, print the result as JSON\n"
+	"  scan [OPTIONS] DIR             count files, directories, symlinks, other, bytes (JSON)\n"
+	"\n"
+	"common options:\n"
+	"  --io=auto|uring|threads        I/O backend (default auto: io_uring, else the thread\n"
+	"                                 pool with a note on stderr; uring fails if unavailable)\n"
+	"  --threads N                    thread-pool size for --io=threads (default 4)\n"
+	"  --cap N                        ops in flight at once (default 128)\n"
+	"  --max-file-bytes N             largest file read whole (default 64 MiB)\n"
+	"\n"
+	"  -h, --help                     this text\n"
+	"  -V, --version                  the version\n"
+	"\n"
+	"environment:\n"
+	"  MEMORY_BANK_ROOT               root for serve when no ROOT is given\n"
+	"  RINGBANK_IO                    default for --io (auto, uring, threads)\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		fputs(usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("ringbank %s\n", RB_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "scan"))
+		return rb_cli_scan(argc - 1, argv + 1);
+	if (!strcmp(cmd, "serve"))
+		return rb_cli_serve(argc - 1, argv + 1);
+	if (!strcmp(cmd, "call"))
+		return rb_cli_call(argc - 1, argv + 1);
+	fprintf(stderr, "ringbank: unknown command '%s' (try ringbank --help)\n", cmd);
+	return 2;
+}
