@@ -22,7 +22,7 @@ struct rb_runtime_opts {
 	unsigned threads;	/* threads backend pool (0 = 4) */
 	unsigned permits;	/* cap (0 = default) */
 	size_t max_file_bytes;	/* 0 = default */
-	bool quiet;
+	bool quiet;		/* no info line (the io_uring fallback note is always printed) */
 };
 
 struct rb_runtime {

@@ -16,7 +16,9 @@
  * the loop (never from inside the starting call), with res = 0 / >= 0 on
  * success or a negative code (error.h). A returned rb_fs_op handle may be
  * passed to rb_fs_cancel until the callback has run; after the callback it
- * is gone. Buffers passed in (write data) must stay valid until the callback.
+ * is gone. A starting call that returns a negative code (bad name, no
+ * memory) has started nothing and never calls back. Buffers passed in (write
+ * data) must stay valid until the callback.
  * Data handed to a callback (file contents, entry arrays) is owned by the
  * callee only for the duration of the callback unless stated otherwise. */
 #ifndef RINGBANK_FS_H
@@ -90,7 +92,8 @@ struct rb_fs_file {
 
 enum {
 	RB_FS_READ_STAT = 1u << 0,   /* also statx the opened file (costs a STATX) */
-	RB_FS_READ_CACHED = 1u << 1, /* statx first, serve from the (dev,ino,size,mtime,ctime) cache */
+	RB_FS_READ_CACHED = 1u << 1, /* open + statx the fd first (a statx by path cannot be confined
+					beneath the root), serve from the (dev,ino,size,mtime,ctime) cache */
 	RB_FS_NOFOLLOW = 1u << 2,    /* do not follow a final symlink (-ELOOP) */
 };
 

@@ -48,8 +48,8 @@ struct rb_call_hooks {
 int rb_call_new(struct rb_call **out, const struct rb_tool *tool, struct rb_fs *fs, yyjson_val *args,
 		bool want_progress, const struct rb_call_hooks *hooks, void *owner);
 /* Starts it. The finish hook runs exactly once: from a later completion, or
- * from inside this function when the tool refused its arguments (then the
- * call is gone when rb_call_start returns). */
+ * from inside this function when the tool refused its arguments or finished
+ * at once (then the call is gone when rb_call_start returns). */
 void rb_call_start(struct rb_call *call);
 /* Sets the cancelled flag and calls tool->cancel; the finish hook still runs
  * once. Idempotent. */
@@ -97,7 +97,7 @@ size_t rb_mcp_inflight(const struct rb_mcp *m);
 
 /* Newline framing with a size limit. Data is read into rb_lines_space();
  * rb_lines_commit() then reports each complete line (without "\n" or a final
- * "\r"; empty lines skipped) and each line over max, which is never buffered
+ * "\r"; blank lines skipped) and each line over max, which is never buffered
  * whole: once a partial line passes max its bytes are dropped and only
  * counted up to the next newline. */
 struct rb_lines {
@@ -138,8 +138,9 @@ struct rb_stdio_opts {
 /* Creates the transport and its session over rb_fs_io(fs). */
 int rb_stdio_new(struct rb_stdio **out, const struct rb_stdio_opts *o);
 /* Starts reading. done(ctx, err) runs once from the loop when the session
- * is over and the output flushed (err 0), or given up on (-ETIMEDOUT: calls
- * abandoned or output stuck; the caller should exit without draining). */
+ * is over and its output flushed (or dropped after 5 s of a client not
+ * reading it): err 0; or -ETIMEDOUT when tool calls were abandoned (they
+ * still hold ops in flight: the caller should exit without draining). */
 int rb_stdio_start(struct rb_stdio *st, void (*done)(void *ctx, int err), void *ctx);
 /* Signal: stop reading, cancel calls, flush, then done. */
 void rb_stdio_shutdown(struct rb_stdio *st);

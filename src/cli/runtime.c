@@ -102,7 +102,8 @@ int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)
 			fprintf(stderr, "ringbank: cannot create the event loop: %s\n", strerror(-r));
 		return r;
 	}
-	if (rb_loop_fallback_reason(rt->loop) && !o->quiet)
+	/* Always said, quiet or not: the user must know the ring is not in use. */
+	if (rb_loop_fallback_reason(rt->loop))
 		fprintf(stderr, "ringbank: io_uring unavailable (%s); using the thread pool (--io=threads)\n",
 			rb_loop_fallback_reason(rt->loop));
 	io.kind = (choice == RB_IO_CHOICE_THREADS || !rb_loop_ring(rt->loop)) ? RB_IO_BACKEND_THREADS

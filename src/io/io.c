@@ -82,6 +82,11 @@ static bool fault_hit(struct rb_io *io, const struct rb_io_req *req)
 	uint64_t k;
 	if (!io->fault_nth || (io->fault_op != RB_IO_NOP && io->fault_op != req->op))
 		return false;
+	/* A short transfer exists only for a READ or WRITE of 2+ bytes; other
+	 * requests are neither counted nor failed (they would otherwise
+	 * complete with the marker value itself as their "errno"). */
+	if (io->fault_err == RB_IO_FAULT_SHORT && !((req->op == RB_IO_READ || req->op == RB_IO_WRITE) && req->len > 1))
+		return false;
 	k = ++io->fault_seen;
 	if (k == io->fault_nth)
 		return true;
@@ -102,9 +107,14 @@ int rb_io_submit(struct rb_io *io, struct rb_io_req *req)
 		io->st.submitted[req->op]++;
 		io->st.inflight++;
 		/* A short read/write fault halves the length and lets it run. */
-		if (io->fault_err == RB_IO_FAULT_SHORT && (req->op == RB_IO_READ || req->op == RB_IO_WRITE) && req->len > 1) {
+		if (io->fault_err == RB_IO_FAULT_SHORT) {
 			req->len /= 2;
 		} else {
+			/* close(2) releases the fd even when it reports an error; an
+			 * injected close failure does the same, or every caller (who
+			 * rightly never retries a close) would leak the fd. */
+			if (req->op == RB_IO_CLOSE)
+				close(req->fd);
 			req->res = io->fault_err;
 			req->defer.data = req;
 			rb_defer(io->loop, &req->defer, fault_done);
@@ -199,6 +209,10 @@ int64_t rb_io_run_sync(struct rb_io_req *req)
 			n = read(fd, (char *)req->buf + got, req->len - got);
 			if (n < 0 && errno == EINTR)
 				continue;
+			/* A FIFO ran dry after giving bytes: they are consumed,
+			 * so deliver them (as the ring's single READ does). */
+			if (n < 0 && errno == EAGAIN && got)
+				break;
 			if (n < 0) {
 				n = -errno;
 				close(fd);

@@ -178,10 +178,10 @@ static void prep_readfile_how(struct rb_io_req *req, bool direct)
 static int submit_readfile_chain(struct uring_io *u, struct rb_io_req *req)
 {
 	struct rb_loop *loop = u->base.loop;
-	struct io_uring_sqe *s0, *s1, *s2;
+	struct io_uring_sqe *s0, *s1, *s2, *st = NULL;
 	int slot;
 
-	if (rb_loop_sq_reserve(loop, 3) < 0)
+	if (rb_loop_sq_reserve(loop, req->timeout_ns ? 4 : 3) < 0)
 		return -EBUSY;
 	slot = rb_loop_slot_get(loop);
 	if (slot < 0)
@@ -193,11 +193,24 @@ static int submit_readfile_chain(struct uring_io *u, struct rb_io_req *req)
 	req->rop[2].complete = chain2;
 	s0 = rb_loop_sqe(loop, &req->rop[0]);
 	s1 = rb_loop_sqe(loop, &req->rop[1]);
+	if (req->timeout_ns)
+		st = rb_loop_sqe(loop, NULL);
 	s2 = rb_loop_sqe(loop, &req->rop[2]);
 	io_uring_prep_openat2_direct(s0, req->fd, req->path, &req->how, (unsigned)slot);
 	s0->flags |= IOSQE_IO_LINK;
 	io_uring_prep_read(s1, slot, req->buf, (unsigned)req->len, 0);
 	s1->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+	if (st) {
+		/* A deadline on the read: io_uring ignores O_NONBLOCK on pollable
+		 * files, so a FIFO with a silent writer would otherwise wait
+		 * forever. The timeout is hardlinked too so the close always runs
+		 * (measured: open -> read(-ECANCELED) -> timeout(-ETIME) -> close(0)). */
+		req->ts[0] = (long long)(req->timeout_ns / 1000000000ull);
+		req->ts[1] = (long long)(req->timeout_ns % 1000000000ull);
+		io_uring_prep_link_timeout(st, (struct __kernel_timespec *)req->ts, 0);
+		st->flags |= IOSQE_IO_HARDLINK;
+		req->linked_timeout = true;
+	}
 	io_uring_prep_close_direct(s2, (unsigned)slot);
 	req->pending = 3;
 	u->base.st.chains_direct++;
@@ -210,7 +223,10 @@ static void step_done(struct rb_ring_op *op, int res, unsigned flags);
 
 static int step_submit(struct uring_io *u, struct rb_io_req *req)
 {
-	struct io_uring_sqe *sqe = rb_loop_sqe(u->base.loop, &req->rop[0]);
+	struct io_uring_sqe *sqe;
+	if (req->step == 1 && req->timeout_ns && rb_loop_sq_reserve(u->base.loop, 2) < 0)
+		return -EBUSY;
+	sqe = rb_loop_sqe(u->base.loop, &req->rop[0]);
 	if (!sqe)
 		return -EBUSY;
 	req->rop[0].complete = step_done;
@@ -222,6 +238,7 @@ static int step_submit(struct uring_io *u, struct rb_io_req *req)
 	case 1:
 		io_uring_prep_read(sqe, (int)req->sub[0], (char *)req->buf + req->sub[1],
 				   (unsigned)(req->len - (size_t)req->sub[1]), (uint64_t)req->sub[1]);
+		add_timeout(u, sqe, req);
 		break;
 	default:
 		io_uring_prep_close(sqe, (int)req->sub[0]);
@@ -266,6 +283,10 @@ static void step_done(struct rb_ring_op *op, int res, unsigned flags)
 	case 1:
 		if (res == -EINTR) {
 			/* retry the same read */
+		} else if (res == -ECANCELED && req->linked_timeout && !req->cancelled && req->sub[1] > 0) {
+			/* A pipe ran dry after giving bytes: deliver them, as the
+			 * threads backend does on EAGAIN after data. */
+			req->step = 2;
 		} else if (res < 0) { /* incl. -EAGAIN: a FIFO with no data */
 			step_fail(u, req, res);
 			return;

@@ -458,7 +458,9 @@ int rb_loop_run_once(struct rb_loop *loop, bool wait, int timeout_ms)
 	n = run_timers(loop);
 	n += run_defers(loop);
 
-	if (!wait || !rb_list_empty(&loop->defers)) {
+	/* A defer that just ran may have finished the drain (e.g. an async
+	 * close on the epoll engine): then nothing is left to wake us. */
+	if (!wait || !rb_list_empty(&loop->defers) || (loop->stop && drained(loop))) {
 		tmo = 0;
 	} else {
 		tmo = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000000;

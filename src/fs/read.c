@@ -1,0 +1,361 @@
+/* read.c: whole-file reads.
+ *
+ * Fast path (no flags): one RB_IO_READFILE (open beneath the root + read
+ * into a 64 KiB buffer + close; a linked chain on the uring backend). A
+ * result shorter than the buffer is the whole file, and no STATX is spent
+ * (it goes to io-wq and costs more than the read: shared/IO_URING_NOTES.md).
+ *
+ * Step path: OPENAT2 -> [STATX fd] -> READ at growing offsets until 0 ->
+ * CLOSE. Used when
+ *  - the first buffer filled: the file is re-read from offset 0 on the new
+ *    fd (the name may now point at a new inode after an atomic replace, and
+ *    mixing two versions would hand back a torn file), with a STATX: for a
+ *    file of 64 KiB or more it costs less than the read, sizes the buffer
+ *    exactly (one read instead of a doubling series) and refuses a device
+ *    that reads forever (/dev/zero);
+ *  - READFILE returned 0 bytes: an empty file, a fifo without writers and
+ *    /dev/null all read 0; the STATX tells them apart (empty files are rare
+ *    enough for this to cost nothing);
+ *  - the caller wants the metadata (RB_FS_READ_STAT) or the cache
+ *    (RB_FS_READ_CACHED).
+ * A fifo with a writer but no data fails the read with -EAGAIN (the open is
+ * O_NONBLOCK); one that holds data when READFILE runs is read like a file:
+ * telling it apart would need the STATX the fast path exists to avoid.
+ * Files that grow while being read are followed up to the limit.
+ *
+ * The op holds one permit plus the bytes of its buffer; growing the buffer
+ * returns them and takes the larger amount (never waiting while holding). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_internal.h"
+
+#define FS_READFILE_DEADLINE_NS (2ull * 1000000000ull)
+
+enum { R_READFILE, R_OPEN, R_STATX, R_READ, R_CLOSE, R_GROW, R_DONE };
+
+struct read_op {
+	struct rb_fs_op base;
+	struct fs_req req;
+	void (*cb)(void *ctx, int res, struct rb_fs_file *f);
+	void *ctx;
+	int dirfd;
+	char *rel;
+	unsigned flags;
+	size_t max;
+	int fd;
+	int state;
+	int err;
+	bool need_stat;
+	bool from_cache;
+	char *buf;
+	size_t bufcap; /* bytes readable into buf (one more is kept for the NUL) */
+	size_t len;
+	size_t want;   /* capacity being grown to */
+	struct statx stx;
+	int64_t stx_rt; /* when the statx completed (CLOCK_REALTIME) */
+	bool have_stx;
+};
+
+static void read_done(struct fs_req *fr);
+static void read_close(struct read_op *o, int err);
+
+static int not_regular(int res)
+{
+	/* A directory reads -EISDIR, a fifo with a writer -EAGAIN (O_NONBLOCK),
+	 * a socket fails the open with -ENXIO. */
+	if (res == -EISDIR || res == -EAGAIN || res == -ENXIO || res == -ENODEV)
+		return -RB_E_NOT_REGULAR;
+	return res;
+}
+
+static void read_finish(struct read_op *o, int res)
+{
+	struct rb_fs_file f = { 0 };
+	struct rb_fs *fs = o->base.fs;
+
+	o->state = R_DONE;
+	fs_op_release(&o->base);
+	if (o->base.cancelled)
+		res = -ECANCELED;
+	if (res >= 0) {
+		if ((o->flags & RB_FS_READ_CACHED) && !o->from_cache && o->have_stx && fs->cache)
+			fs_cache_put(fs->cache, &o->stx, o->stx_rt, o->buf, o->len);
+		f.data = o->buf;
+		f.len = o->len;
+		f.have_stx = o->have_stx && (o->flags & RB_FS_READ_STAT);
+		if (f.have_stx)
+			f.stx = o->stx;
+		f.from_cache = o->from_cache;
+		o->buf = NULL;
+	}
+	fs_op_end(&o->base);
+	o->cb(o->ctx, res, res >= 0 ? &f : NULL);
+	free(f.data);
+	free(o->buf);
+	free(o->rel);
+	free(o);
+}
+
+static void read_finish_later(struct rb_defer *d)
+{
+	struct read_op *o = d->data;
+	read_finish(o, o->err);
+}
+
+static void submit(struct read_op *o, enum rb_io_op op)
+{
+	fs_req_prep(&o->req, o->base.fs, op, false, o->base.cls, 0, read_done, o);
+}
+
+static void read_open(struct read_op *o)
+{
+	o->state = R_OPEN;
+	submit(o, RB_IO_OPENAT2);
+	o->req.r.fd = o->dirfd;
+	o->req.r.path = o->rel;
+	o->req.r.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+			 ((o->flags & RB_FS_NOFOLLOW) ? O_NOFOLLOW : 0);
+	o->req.r.resolve = FS_RESOLVE;
+	fs_req_start(&o->req);
+}
+
+static void read_next(struct read_op *o)
+{
+	o->state = R_READ;
+	submit(o, RB_IO_READ);
+	o->req.r.fd = o->fd;
+	o->req.r.buf = o->buf + o->len;
+	o->req.r.len = o->bufcap - o->len;
+	o->req.r.off = (int64_t)o->len;
+	fs_req_start(&o->req);
+}
+
+/* The bigger buffer's bytes are held: grow and read on. */
+static void read_grown(struct rb_fs_op *op)
+{
+	struct read_op *o = (struct read_op *)op;
+	char *nb = realloc(o->buf, o->want + 1);
+	if (!nb) {
+		read_close(o, -ENOMEM);
+		return;
+	}
+	o->buf = nb;
+	o->bufcap = o->want;
+	read_next(o);
+}
+
+/* Grows the buffer to `want` when the size is known (exact), else doubles;
+ * capped at max + 1 so an over-limit file is detected by filling it. */
+static void read_grow(struct read_op *o, size_t want, bool exact)
+{
+	size_t n = exact ? want : o->bufcap ? o->bufcap * 2 : FS_FIRST_READ;
+	if (n < want)
+		n = want;
+	if (n > o->max + 1)
+		n = o->max + 1;
+	o->want = n;
+	o->state = R_GROW;
+	/* Return the old amount and take the new one; waiting (if the cap is
+	 * busy) happens while holding nothing. */
+	fs_op_release(&o->base);
+	fs_op_permit(&o->base, n + 1, read_grown);
+}
+
+static void read_close(struct read_op *o, int err)
+{
+	o->err = err;
+	if (o->fd < 0) {
+		read_finish(o, err);
+		return;
+	}
+	o->state = R_CLOSE;
+	submit(o, RB_IO_CLOSE);
+	o->req.r.fd = o->fd;
+	o->fd = -1;
+	fs_req_start(&o->req);
+}
+
+static void read_start(struct rb_fs_op *op)
+{
+	struct read_op *o = (struct read_op *)op;
+
+	if (o->need_stat) {
+		read_open(o);
+		return;
+	}
+	o->bufcap = o->max + 1 < FS_FIRST_READ ? o->max + 1 : FS_FIRST_READ;
+	o->buf = malloc(o->bufcap + 1);
+	if (!o->buf) {
+		o->err = -ENOMEM;
+		fs_op_later(&o->base, read_finish_later);
+		return;
+	}
+	o->state = R_READFILE;
+	submit(o, RB_IO_READFILE);
+	o->req.r.fd = o->dirfd;
+	o->req.r.path = o->rel;
+	o->req.r.flags = (o->flags & RB_FS_NOFOLLOW) ? O_NOFOLLOW : 0;
+	o->req.r.resolve = FS_RESOLVE;
+	o->req.r.buf = o->buf;
+	o->req.r.len = o->bufcap;
+	/* io_uring ignores O_NONBLOCK on pollable files: a fifo with a silent
+	 * writer would hold the read forever. The deadline ends it (-ETIME) and
+	 * the step path's STATX then tells a fifo from a slow disk. */
+	o->req.r.timeout_ns = FS_READFILE_DEADLINE_NS;
+	fs_req_start(&o->req);
+}
+
+static void read_done(struct fs_req *fr)
+{
+	struct read_op *o = fr->owner;
+	int res = (int)fr->r.res;
+	bool nofollow = o->flags & RB_FS_NOFOLLOW;
+
+	if (o->state == R_CLOSE) {
+		read_finish(o, o->err);
+		return;
+	}
+	if (o->state == R_OPEN && res >= 0)
+		o->fd = res;
+	if (o->base.cancelled) {
+		read_close(o, -ECANCELED);
+		return;
+	}
+	switch (o->state) {
+	case R_READFILE:
+		if (res == -ETIME) {
+			o->need_stat = true;
+			o->len = 0;
+			read_open(o);
+		} else if (res < 0) {
+			read_finish(o, not_regular(fs_map_open_err(res, nofollow)));
+		} else if (res > 0 && (size_t)res < o->bufcap) {
+			o->len = (size_t)res;
+			o->buf[o->len] = '\0';
+			read_finish(o, 0);
+		} else if ((size_t)res == o->bufcap && o->bufcap == o->max + 1) {
+			read_finish(o, -RB_E_TOO_LARGE);
+		} else {
+			/* Full buffer (maybe more) or 0 bytes (maybe not a file). */
+			o->need_stat = true;
+			o->len = 0;
+			read_open(o);
+		}
+		return;
+	case R_OPEN:
+		if (res < 0) {
+			read_finish(o, not_regular(fs_map_open_err(res, nofollow)));
+			return;
+		}
+		o->state = R_STATX; /* the step path always stats (see the top) */
+		submit(o, RB_IO_STATX);
+		o->req.r.fd = o->fd;
+		o->req.r.path = "";
+		o->req.r.flags = AT_EMPTY_PATH;
+		o->req.r.mode = STATX_BASIC_STATS | STATX_BTIME;
+		o->req.r.stx = &o->stx;
+		fs_req_start(&o->req);
+		return;
+	case R_STATX:
+		if (res < 0) {
+			read_close(o, res);
+			return;
+		}
+		o->have_stx = true;
+		o->stx_rt = fs_realtime_ns();
+		if (!S_ISREG(o->stx.stx_mode)) {
+			read_close(o, -RB_E_NOT_REGULAR);
+			return;
+		}
+		if (o->stx.stx_size > o->max) {
+			read_close(o, -RB_E_TOO_LARGE);
+			return;
+		}
+		if ((o->flags & RB_FS_READ_CACHED) && o->base.fs->cache) {
+			free(o->buf);
+			o->buf = NULL;
+			o->bufcap = 0;
+			if (fs_cache_get(o->base.fs->cache, &o->stx, &o->buf, &o->len)) {
+				o->from_cache = true;
+				read_close(o, 0);
+				return;
+			}
+		}
+		/* Room for the whole file plus one byte, so the first read comes
+		 * back short and the next returns 0. */
+		if (o->bufcap < o->stx.stx_size + 1 || !o->buf) {
+			read_grow(o, (size_t)o->stx.stx_size + 1, true);
+			return;
+		}
+		read_next(o);
+		return;
+	case R_READ:
+		if (res < 0) {
+			read_close(o, not_regular(res));
+		} else if (res == 0) {
+			o->buf[o->len] = '\0';
+			read_close(o, 0);
+		} else {
+			o->len += (size_t)res;
+			if (o->len < o->bufcap)
+				read_next(o); /* a short read is not the end; 0 is */
+			else if (o->bufcap == o->max + 1)
+				read_close(o, -RB_E_TOO_LARGE);
+			else
+				read_grow(o, o->bufcap * 2, false);
+		}
+		return;
+	}
+}
+
+static void read_cancel(struct rb_fs_op *op)
+{
+	struct read_op *o = (struct read_op *)op;
+
+	if (o->state == R_DONE)
+		return;
+	if (fs_op_withdraw(op)) {
+		/* Waiting for permits: at the start (nothing open) or while
+		 * growing the buffer (the fd is open). */
+		if (o->fd >= 0) {
+			read_close(o, -ECANCELED);
+		} else {
+			o->err = -ECANCELED;
+			o->state = R_DONE;
+			fs_op_later(op, read_finish_later);
+		}
+		return;
+	}
+	fs_req_cancel(&o->req);
+}
+
+int rb_fs_read_file(struct rb_fs *fs, const struct rb_path *p, unsigned flags, size_t max_bytes,
+		    enum rb_cap_class cls,
+		    void (*cb)(void *ctx, int res, struct rb_fs_file *f), void *ctx,
+		    struct rb_fs_op **op_out)
+{
+	struct read_op *o = calloc(1, sizeof(*o));
+	if (!o || !(o->rel = strdup(p->rel))) {
+		free(o);
+		return -ENOMEM;
+	}
+	fs_op_init(&o->base, fs, cls, read_cancel);
+	o->cb = cb;
+	o->ctx = ctx;
+	o->dirfd = p->dirfd;
+	o->flags = flags;
+	o->max = max_bytes ? max_bytes : fs->o.max_file_bytes;
+	if (o->max > SIZE_MAX / 4)
+		o->max = SIZE_MAX / 4; /* max + 1 and the doubling must not wrap */
+	o->fd = -1;
+	o->need_stat = flags & (RB_FS_READ_STAT | RB_FS_READ_CACHED);
+	if (op_out)
+		*op_out = &o->base;
+	fs_op_permit(&o->base, o->need_stat ? 0 : (o->max + 1 < FS_FIRST_READ ? o->max + 1 : FS_FIRST_READ) + 1,
+		     read_start);
+	return 0;
+}

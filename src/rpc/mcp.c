@@ -1,0 +1,788 @@
+/* mcp.c: one MCP session over any message transport.
+ *
+ * The transport hands in complete messages and takes complete messages
+ * (one JSON text + '\n' each). Requests are handled at once except
+ * tools/call, which becomes an rb_call that finishes later: many run
+ * together and each reply goes out when its call finishes, in any order.
+ *
+ * Lifecycle (spec 2025-11-25 "Lifecycle"): only initialize and ping are
+ * served before initialize has been answered; anything else gets -32600
+ * with a sentence (the spec names no code for this; -32600 "Invalid
+ * Request" is the JSON-RPC code for a request that is not valid now). The
+ * roots/list request waits for notifications/initialized, as the spec asks.
+ *
+ * Roots: when the client declares the roots capability we ask roots/list
+ * and narrow the sandbox to the file:// roots that lie within the
+ * command-line roots. tools/call requests that arrive while that question
+ * is open are held (at most roots_timeout_ms) so no tool runs with wider
+ * access than the client granted. If none of the client's roots lies within
+ * ours, or it lists none, we keep the current allowed directories and log a
+ * warning: that is what the official filesystem server does, and the
+ * command-line roots are already the operator's upper bound.
+ *
+ * Shutdown: no new requests; in-flight calls finish (or are cancelled at
+ * once on a signal, or after grace_ms on EOF; their results are dropped);
+ * if some tool still has not finished abandon_ms after cancellation the
+ * session reports itself abandoned so the process exits instead of hanging. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringbank/error.h"
+#include "rpc.h"
+
+/* Latest first. */
+static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" };
+/* structuredContent and outputSchema exist from this version on. */
+#define STRUCTURED_SINCE "2025-06-18"
+
+/* MCP log levels (RFC 5424 names), in increasing severity. */
+static const char *const levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency" };
+#define LEVEL_DEFAULT 3 /* warning, until the client sets one */
+
+static const char instructions[] =
+	"ringbank serves memory-bank directories (folders of markdown notes agents use as memory). "
+	"Call list_allowed_directories first: every path must lie within one of them, given absolute "
+	"or relative to the first one. The file tools keep the names and parameters of the official "
+	"filesystem server; writes are atomic. For large files read with head/tail, and narrow bulk "
+	"requests (search, tree, read_multiple_files) that report results over the size limit. Bulk "
+	"tools report progress when the request carries a progressToken and can be cancelled.";
+
+struct mcp_req {
+	struct rb_list node;
+	struct rb_mcp *m;
+	yyjson_doc *doc; /* the request: id, arguments and token point into it */
+	yyjson_val *id, *token, *args;
+	const struct rb_tool *tool;
+	struct rb_call *call; /* NULL while held */
+	bool cancelled;
+};
+
+struct rb_mcp {
+	struct rb_mcp_opts o;
+	struct rb_loop *loop;
+	bool initialized;	/* initialize answered */
+	bool ready;		/* notifications/initialized received */
+	bool structured;	/* negotiated version has structuredContent */
+	bool client_roots;
+	int log_level;
+	struct rb_list running, held;
+	size_t ncalls;
+	yyjson_doc **schemas;	/* per tool: input, output (parsed once) */
+	size_t ntools;
+	int64_t next_id, roots_id;
+	bool roots_pending, roots_again;
+	struct rb_timer roots_timer, grace_timer, abandon_timer;
+	bool shutting_down, cancelled_all, idle_sent, abandoned;
+	struct rb_defer idle_defer;
+	bool in_sink;
+};
+
+static const struct rb_call_hooks call_hooks;
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+static void send_doc(struct rb_mcp *m, yyjson_mut_doc *d)
+{
+	size_t len;
+	char *s = rb_jr_write(d, &len);
+
+	if (s)
+		m->o.send(m->o.ctx, s, len);
+	else
+		rb_log(RB_LOG_ERROR, "could not serialise a message (out of memory?)");
+}
+
+static void send_error(struct rb_mcp *m, yyjson_val *id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void send_error(struct rb_mcp *m, yyjson_val *id, int code, const char *fmt, ...)
+{
+	char msg[512];
+	size_t len;
+	char *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s = rb_jr_error_line(id, code, msg, &len);
+	if (s)
+		m->o.send(m->o.ctx, s, len);
+}
+
+/* Sends {"jsonrpc","id","result": result} with result built in d. */
+static void send_result(struct rb_mcp *m, yyjson_mut_doc *d, yyjson_val *id, yyjson_mut_val *result)
+{
+	yyjson_mut_val *root = rb_jr_response(d, id);
+
+	yyjson_mut_obj_add_val(d, root, "result", result);
+	send_doc(m, d);
+}
+
+/* ---- logging sink: notifications/message ---------------------------------------- */
+
+static void log_sink(void *ctx, enum rb_log_level lvl, const char *msg)
+{
+	struct rb_mcp *m = ctx;
+	yyjson_mut_doc *d;
+	yyjson_mut_val *p;
+
+	/* in_sink: a log line written while sending must not recurse. */
+	if (m->in_sink || !m->initialized || (int)lvl < m->log_level)
+		return;
+	d = yyjson_mut_doc_new(NULL);
+	if (!d)
+		return;
+	m->in_sink = true;
+	p = rb_jr_notification(d, "notifications/message");
+	yyjson_mut_obj_add_str(d, p, "level", levels[lvl]);
+	yyjson_mut_obj_add_str(d, p, "logger", "ringbank");
+	yyjson_mut_obj_add_strcpy(d, p, "data", msg);
+	send_doc(m, d);
+	yyjson_mut_doc_free(d);
+	m->in_sink = false;
+}
+
+/* ---- idle / shutdown ---------------------------------------------------------------- */
+
+static void idle_now(struct rb_defer *df)
+{
+	struct rb_mcp *m = df->data;
+	m->o.idle(m->o.ctx, m->abandoned);
+}
+
+static void maybe_idle(struct rb_mcp *m)
+{
+	if (!m->shutting_down || m->idle_sent || m->ncalls)
+		return;
+	m->idle_sent = true;
+	rb_timer_stop(m->loop, &m->grace_timer);
+	rb_timer_stop(m->loop, &m->abandon_timer);
+	rb_timer_stop(m->loop, &m->roots_timer);
+	/* Deferred: the transport may free things it is iterating over. */
+	rb_defer(m->loop, &m->idle_defer, idle_now);
+}
+
+static void abandon_timer(struct rb_timer *t)
+{
+	struct rb_mcp *m = t->data;
+
+	if (m->idle_sent)
+		return;
+	rb_log(RB_LOG_ERROR, "shutdown: %zu tool call(s) did not finish %u ms after cancellation; giving up on them",
+	       m->ncalls, m->o.abandon_ms);
+	m->abandoned = true;
+	m->idle_sent = true;
+	rb_defer(m->loop, &m->idle_defer, idle_now);
+}
+
+static void req_free(struct mcp_req *q)
+{
+	rb_list_del(&q->node);
+	q->m->ncalls--;
+	yyjson_doc_free(q->doc);
+	free(q);
+}
+
+static void cancel_all(struct rb_mcp *m)
+{
+	struct rb_list *pos, *tmp;
+
+	if (m->cancelled_all)
+		return;
+	m->cancelled_all = true;
+	rb_timer_stop(m->loop, &m->grace_timer);
+	rb_list_for_each_safe(pos, tmp, &m->held)
+		req_free(rb_container_of(pos, struct mcp_req, node));
+	if (m->ncalls) {
+		rb_log(RB_LOG_INFO, "shutdown: cancelling %zu tool call(s)", m->ncalls);
+		rb_timer_start(m->loop, &m->abandon_timer, m->o.abandon_ms, abandon_timer);
+	}
+	/* A tool's cancel may finish its call at once, unlinking only that node. */
+	rb_list_for_each_safe(pos, tmp, &m->running) {
+		struct mcp_req *q = rb_container_of(pos, struct mcp_req, node);
+		q->cancelled = true;
+		rb_call_cancel(q->call);
+	}
+}
+
+static void grace_timer(struct rb_timer *t)
+{
+	struct rb_mcp *m = t->data;
+	rb_log(RB_LOG_WARNING, "shutdown: %zu tool call(s) still running after %u ms", m->ncalls, m->o.grace_ms);
+	cancel_all(m);
+}
+
+void rb_mcp_shutdown(struct rb_mcp *m, bool cancel_now)
+{
+	if (!m->shutting_down) {
+		m->shutting_down = true;
+		if (!cancel_now && m->ncalls)
+			rb_timer_start(m->loop, &m->grace_timer, m->o.grace_ms, grace_timer);
+	}
+	if (cancel_now)
+		cancel_all(m);
+	maybe_idle(m);
+}
+
+size_t rb_mcp_inflight(const struct rb_mcp *m) { return m->ncalls; }
+
+/* ---- tool calls ---------------------------------------------------------------------- */
+
+/* Before 2025-06-18 a result has no structuredContent: fold it into a text
+ * block when the tool gave no content. */
+static void legacy_shape(yyjson_mut_doc *d, yyjson_mut_val *result)
+{
+	yyjson_mut_val *sc = yyjson_mut_obj_remove_key(result, "structuredContent");
+	yyjson_mut_val *content = yyjson_mut_obj_get(result, "content");
+	size_t len;
+	char *text;
+
+	if (!sc || yyjson_mut_arr_size(content))
+		return;
+	text = yyjson_mut_val_write(sc, YYJSON_WRITE_NOFLAG, &len);
+	if (text) {
+		yyjson_mut_val *b = yyjson_mut_obj(d);
+		yyjson_mut_obj_add_str(d, b, "type", "text");
+		yyjson_mut_obj_add_strncpy(d, b, "text", text, len);
+		yyjson_mut_arr_append(content, b);
+		free(text);
+	}
+}
+
+static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, yyjson_mut_val *result)
+{
+	yyjson_mut_val *root;
+	yyjson_mut_doc *ed;
+	size_t len = 0;
+	char *s;
+
+	if (!m->structured)
+		legacy_shape(d, result);
+	root = rb_jr_response(d, q->id);
+	yyjson_mut_obj_add_val(d, root, "result", result);
+	s = rb_jr_write(d, &len);
+	if (s && len <= m->o.max_reply_bytes) {
+		m->o.send(m->o.ctx, s, len);
+		return;
+	}
+	free(s);
+	/* Too big for one line (or not encodable): an isError result the model
+	 * can act on, instead of a reply the client would choke on. */
+	ed = yyjson_mut_doc_new(NULL);
+	if (!ed)
+		return;
+	{
+		yyjson_mut_val *r = yyjson_mut_obj(ed), *arr = yyjson_mut_arr(ed), *b = yyjson_mut_obj(ed);
+		char text[512], lim[32];
+		size_t max = m->o.max_reply_bytes;
+		if (max % (1u << 20))
+			snprintf(lim, sizeof(lim), "%zu-byte", max);
+		else
+			snprintf(lim, sizeof(lim), "%zu MiB", max >> 20);
+		if (s)
+			snprintf(text, sizeof(text),
+				 "%s: the result was %zu bytes, over the %s reply limit; page with head/tail/offset "
+				 "or narrow the request (fewer files, a deeper path, excludePatterns)",
+				 q->tool->name, len, lim);
+		else
+			snprintf(text, sizeof(text), "%s: the result could not be encoded as JSON "
+				 "(invalid UTF-8 in a string, or out of memory)", q->tool->name);
+		yyjson_mut_obj_add_str(ed, b, "type", "text");
+		yyjson_mut_obj_add_strcpy(ed, b, "text", text);
+		yyjson_mut_arr_append(arr, b);
+		yyjson_mut_obj_add_val(ed, r, "content", arr);
+		yyjson_mut_obj_add_bool(ed, r, "isError", true);
+		send_result(m, ed, q->id, r);
+	}
+	yyjson_mut_doc_free(ed);
+}
+
+static void call_finished(struct rb_call *call, yyjson_mut_doc *d, yyjson_mut_val *result, bool is_error)
+{
+	struct mcp_req *q = rb_call_owner(call);
+	struct rb_mcp *m = q->m;
+
+	/* A cancelled request gets no response (spec: "Cancellation"). */
+	if (!q->cancelled)
+		reply_call(m, q, d, result);
+	req_free(q);
+	if (m->o.wake)
+		m->o.wake(m->o.ctx);
+	maybe_idle(m);
+}
+
+static void call_progress(struct rb_call *call, uint64_t cur, uint64_t total, const char *msg)
+{
+	struct mcp_req *q = rb_call_owner(call);
+	yyjson_mut_doc *d = yyjson_mut_doc_new(NULL);
+	yyjson_mut_val *p;
+
+	if (!d)
+		return;
+	p = rb_jr_notification(d, "notifications/progress");
+	yyjson_mut_obj_add_val(d, p, "progressToken", yyjson_val_mut_copy(d, q->token));
+	yyjson_mut_obj_add_uint(d, p, "progress", cur);
+	if (total)
+		yyjson_mut_obj_add_uint(d, p, "total", total);
+	if (msg)
+		yyjson_mut_obj_add_strcpy(d, p, "message", msg);
+	send_doc(q->m, d);
+	yyjson_mut_doc_free(d);
+}
+
+static const struct rb_call_hooks call_hooks = { .finish = call_finished, .progress = call_progress };
+
+static void start_call(struct rb_mcp *m, struct mcp_req *q)
+{
+	int r = rb_call_new(&q->call, q->tool, m->o.fs, q->args, q->token != NULL, &call_hooks, q);
+
+	rb_list_del(&q->node);
+	rb_list_add_tail(&m->running, &q->node);
+	if (r < 0) {
+		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: %s", strerror(-r));
+		req_free(q);
+		return;
+	}
+	rb_call_start(q->call);
+}
+
+static void release_held(struct rb_mcp *m)
+{
+	struct rb_list *pos, *tmp;
+	rb_list_for_each_safe(pos, tmp, &m->held)
+		start_call(m, rb_container_of(pos, struct mcp_req, node));
+}
+
+/* Takes doc on success (returns true). */
+static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg *jm)
+{
+	yyjson_val *name = yyjson_obj_get(jm->params, "name"), *args = yyjson_obj_get(jm->params, "arguments");
+	yyjson_val *meta = yyjson_obj_get(jm->params, "_meta"), *token = yyjson_obj_get(meta, "progressToken");
+	const struct rb_tool *tool;
+	struct mcp_req *q;
+
+	if (!jm->params || !yyjson_is_str(name)) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.name: expected a string");
+		return false;
+	}
+	tool = rb_tool_find(yyjson_get_str(name));
+	if (!tool) {
+		/* What the SDK's McpServer and the spec's example answer. */
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Unknown tool: %s", yyjson_get_str(name));
+		return false;
+	}
+	if (args && !yyjson_is_null(args) && !yyjson_is_obj(args)) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.arguments: expected an object");
+		return false;
+	}
+	if (token && !yyjson_is_str(token) && !yyjson_is_int(token)) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS,
+			   "Invalid params: params._meta.progressToken: expected a string or an integer");
+		return false;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		send_error(m, jm->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
+		return false;
+	}
+	q->m = m;
+	q->doc = doc;
+	q->id = jm->id;
+	q->token = token;
+	q->args = yyjson_is_obj(args) ? args : NULL;
+	q->tool = tool;
+	m->ncalls++;
+	rb_list_add_tail(&m->held, &q->node);
+	if (!m->roots_pending)
+		start_call(m, q);
+	return true;
+}
+
+static void tools_list(struct rb_mcp *m, yyjson_val *id)
+{
+	yyjson_mut_doc *d = yyjson_mut_doc_new(NULL);
+	yyjson_mut_val *res, *arr;
+	const struct rb_tool *const *t;
+	size_t i = 0;
+
+	if (!d)
+		return;
+	res = yyjson_mut_obj(d);
+	arr = yyjson_mut_arr(d);
+	for (t = rb_tools_all(); *t; t++, i++) {
+		yyjson_mut_val *o = yyjson_mut_obj(d), *ann = yyjson_mut_obj(d);
+		yyjson_mut_obj_add_str(d, o, "name", (*t)->name);
+		if ((*t)->title)
+			yyjson_mut_obj_add_str(d, o, "title", (*t)->title);
+		yyjson_mut_obj_add_str(d, o, "description", (*t)->description ? (*t)->description : "");
+		yyjson_mut_obj_add_val(d, o, "inputSchema", yyjson_val_mut_copy(d, yyjson_doc_get_root(m->schemas[2 * i])));
+		if (m->schemas[2 * i + 1] && m->structured)
+			yyjson_mut_obj_add_val(d, o, "outputSchema",
+					       yyjson_val_mut_copy(d, yyjson_doc_get_root(m->schemas[2 * i + 1])));
+		if ((*t)->title)
+			yyjson_mut_obj_add_str(d, ann, "title", (*t)->title);
+		yyjson_mut_obj_add_bool(d, ann, "readOnlyHint", (*t)->read_only);
+		yyjson_mut_obj_add_bool(d, ann, "destructiveHint", (*t)->destructive);
+		yyjson_mut_obj_add_bool(d, ann, "idempotentHint", (*t)->idempotent);
+		yyjson_mut_obj_add_bool(d, ann, "openWorldHint", (*t)->open_world);
+		yyjson_mut_obj_add_val(d, o, "annotations", ann);
+		yyjson_mut_arr_append(arr, o);
+	}
+	yyjson_mut_obj_add_val(d, res, "tools", arr);
+	send_result(m, d, id, res);
+	yyjson_mut_doc_free(d);
+}
+
+/* ---- roots --------------------------------------------------------------------------- */
+
+static void roots_timer(struct rb_timer *t)
+{
+	struct rb_mcp *m = t->data;
+
+	rb_log(RB_LOG_WARNING, "roots/list: no answer from the client in %u ms; running held calls with "
+	       "the current allowed directories", m->o.roots_timeout_ms);
+	m->roots_pending = false;
+	release_held(m);
+}
+
+static void request_roots(struct rb_mcp *m)
+{
+	yyjson_mut_doc *d;
+	yyjson_mut_val *root;
+
+	if (m->roots_pending) {
+		m->roots_again = true; /* ask again once this answer is in */
+		return;
+	}
+	d = yyjson_mut_doc_new(NULL);
+	if (!d)
+		return;
+	m->roots_id = ++m->next_id;
+	root = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_str(d, root, "jsonrpc", "2.0");
+	yyjson_mut_obj_add_int(d, root, "id", m->roots_id);
+	yyjson_mut_obj_add_str(d, root, "method", "roots/list");
+	yyjson_mut_doc_set_root(d, root);
+	send_doc(m, d);
+	yyjson_mut_doc_free(d);
+	m->roots_pending = true;
+	rb_timer_start(m->loop, &m->roots_timer, m->o.roots_timeout_ms, roots_timer);
+}
+
+static void apply_roots(struct rb_mcp *m, yyjson_val *result)
+{
+	yyjson_val *roots = yyjson_obj_get(result, "roots"), *r;
+	size_t n = 0, i, max, cap = yyjson_arr_size(roots);
+	char **paths = calloc(cap ? cap : 1, sizeof(char *));
+	char buf[PATH_MAX], list[1024] = "";
+	int res;
+
+	if (!paths)
+		return;
+	yyjson_arr_foreach(roots, i, max, r) {
+		yyjson_val *uri = yyjson_obj_get(r, "uri");
+		if (!yyjson_is_str(uri) ||
+		    rb_file_uri_to_path(yyjson_get_str(uri), yyjson_get_len(uri), buf, sizeof(buf)) < 0) {
+			rb_log(RB_LOG_WARNING, "roots/list: ignoring root %s: not a file:// URI",
+			       yyjson_is_str(uri) ? yyjson_get_str(uri) : "(no uri)");
+			continue;
+		}
+		paths[n++] = strdup(buf);
+		if (!paths[n - 1])
+			n--;
+	}
+	res = n ? rb_fs_set_allowed(m->o.fs, (const char *const *)paths, n) : -RB_E_OUTSIDE;
+	if (res < 0) {
+		/* No roots at all is ordinary (the Inspector declares roots and
+		 * lists none); roots that all miss ours deserve a warning. */
+		rb_log(n ? RB_LOG_WARNING : RB_LOG_INFO, "roots/list: %s; keeping the %zu current allowed directories",
+		       n ? "none of the client's roots lies within the served directories"
+			 : "the client listed no file:// roots",
+		       rb_fs_allowed_count(m->o.fs) ? rb_fs_allowed_count(m->o.fs) : rb_fs_root_count(m->o.fs));
+	} else {
+		for (i = 0; i < rb_fs_allowed_count(m->o.fs); i++) {
+			size_t l = strlen(list);
+			snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", rb_fs_allowed_path(m->o.fs, i));
+		}
+		rb_log(RB_LOG_INFO, "roots/list: allowed directories narrowed to the client's roots: %s", list);
+	}
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+static void handle_response(struct rb_mcp *m, const struct rb_jr_msg *jm)
+{
+	if (!m->roots_pending || !yyjson_is_int(jm->id) || yyjson_get_sint(jm->id) != m->roots_id) {
+		if (jm->error)
+			rb_log(RB_LOG_WARNING, "the client answered with an error: %s",
+			       yyjson_get_str(yyjson_obj_get(jm->error, "message")) ?: "(no message)");
+		return;
+	}
+	rb_timer_stop(m->loop, &m->roots_timer);
+	m->roots_pending = false;
+	if (jm->error)
+		rb_log(RB_LOG_WARNING, "roots/list failed: %s",
+		       yyjson_get_str(yyjson_obj_get(jm->error, "message")) ?: "(no message)");
+	else
+		apply_roots(m, jm->result);
+	if (m->roots_again) {
+		m->roots_again = false;
+		request_roots(m);
+		return; /* held calls wait for the fresh answer */
+	}
+	release_held(m);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
+{
+	yyjson_val *pv = yyjson_obj_get(jm->params, "protocolVersion");
+	yyjson_val *caps = yyjson_obj_get(jm->params, "capabilities");
+	const char *version = versions[0];
+	yyjson_mut_doc *d;
+	yyjson_mut_val *res, *c, *info;
+	size_t i;
+
+	if (m->initialized) {
+		send_error(m, jm->id, RB_JR_INVALID_REQUEST, "Invalid Request: the session is already initialized");
+		return;
+	}
+	if (!yyjson_is_str(pv)) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.protocolVersion: expected a string");
+		return;
+	}
+	if (caps && !yyjson_is_obj(caps)) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.capabilities: expected an object");
+		return;
+	}
+	/* The client's version if we speak it, else our latest (the client
+	 * then decides whether it can go on). */
+	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (!strcmp(yyjson_get_str(pv), versions[i]))
+			version = versions[i];
+	m->structured = strcmp(version, STRUCTURED_SINCE) >= 0;
+	m->client_roots = yyjson_is_obj(yyjson_obj_get(caps, "roots"));
+	d = yyjson_mut_doc_new(NULL);
+	if (!d)
+		return;
+	res = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_str(d, res, "protocolVersion", version);
+	c = yyjson_mut_obj(d);
+	{
+		yyjson_mut_val *tools = yyjson_mut_obj(d);
+		yyjson_mut_obj_add_bool(d, tools, "listChanged", false);
+		yyjson_mut_obj_add_val(d, c, "tools", tools);
+		yyjson_mut_obj_add_val(d, c, "logging", yyjson_mut_obj(d));
+	}
+	yyjson_mut_obj_add_val(d, res, "capabilities", c);
+	info = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_str(d, info, "name", "ringbank");
+	yyjson_mut_obj_add_str(d, info, "title", "ringbank memory bank");
+	yyjson_mut_obj_add_str(d, info, "version", RB_VERSION);
+	yyjson_mut_obj_add_val(d, res, "serverInfo", info);
+	yyjson_mut_obj_add_str(d, res, "instructions", instructions);
+	send_result(m, d, jm->id, res);
+	yyjson_mut_doc_free(d);
+	m->initialized = true;
+	rb_log(RB_LOG_INFO, "session initialized: protocol %s, client %s%s", version,
+	       yyjson_get_str(yyjson_obj_get(yyjson_obj_get(jm->params, "clientInfo"), "name")) ?: "(unnamed)",
+	       m->client_roots ? ", with roots" : "");
+}
+
+static void set_level(struct rb_mcp *m, const struct rb_jr_msg *jm)
+{
+	yyjson_val *lv = yyjson_obj_get(jm->params, "level");
+	yyjson_mut_doc *d;
+	size_t i;
+
+	for (i = 0; yyjson_is_str(lv) && i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (!strcmp(levels[i], yyjson_get_str(lv)))
+			break;
+	if (!yyjson_is_str(lv) || i == sizeof(levels) / sizeof(levels[0])) {
+		send_error(m, jm->id, RB_JR_INVALID_PARAMS,
+			   "Invalid params: params.level: expected one of debug, info, notice, warning, error, "
+			   "critical, alert, emergency");
+		return;
+	}
+	m->log_level = (int)i;
+	d = yyjson_mut_doc_new(NULL);
+	if (!d)
+		return;
+	send_result(m, d, jm->id, yyjson_mut_obj(d));
+	yyjson_mut_doc_free(d);
+}
+
+static void handle_notification(struct rb_mcp *m, const struct rb_jr_msg *jm)
+{
+	if (!strcmp(jm->method, "notifications/initialized")) {
+		if (!m->initialized || m->ready)
+			return;
+		m->ready = true;
+		if (m->client_roots)
+			request_roots(m);
+	} else if (!strcmp(jm->method, "notifications/cancelled")) {
+		yyjson_val *rid = yyjson_obj_get(jm->params, "requestId");
+		struct rb_list *lists[2] = { &m->held, &m->running }, *pos, *tmp;
+		int k;
+		if (!rid)
+			return;
+		for (k = 0; k < 2; k++)
+			rb_list_for_each_safe(pos, tmp, lists[k]) {
+				struct mcp_req *q = rb_container_of(pos, struct mcp_req, node);
+				if (q->cancelled || !yyjson_equals(q->id, rid))
+					continue;
+				if (!q->call) {
+					req_free(q);
+					maybe_idle(m);
+				} else {
+					q->cancelled = true;
+					rb_call_cancel(q->call);
+				}
+				return;
+			}
+		/* Unknown or already finished: the spec says to ignore it. */
+	} else if (!strcmp(jm->method, "notifications/roots/list_changed")) {
+		if (m->ready && m->client_roots && !m->shutting_down)
+			request_roots(m);
+	}
+	/* Other notifications (progress of our requests...) need nothing. */
+}
+
+void rb_mcp_handle(struct rb_mcp *m, const char *s, size_t n)
+{
+	struct rb_jr_msg jm;
+	yyjson_doc *doc = rb_jr_parse(s, n, &jm);
+
+	if (!doc) {
+		send_error(m, NULL, jm.code, "%s", jm.why);
+		return;
+	}
+	rb_jr_classify(doc, &jm);
+	switch (jm.kind) {
+	case RB_JR_INVALID:
+		/* A notification cannot be answered, but a message without an id
+		 * that is not even a valid notification is answered with id null. */
+		if (!(jm.code == RB_JR_INVALID_PARAMS && !jm.id))
+			send_error(m, jm.id, jm.code, "%s", jm.why);
+		break;
+	case RB_JR_RESPONSE:
+		handle_response(m, &jm);
+		break;
+	case RB_JR_NOTIFICATION:
+		handle_notification(m, &jm);
+		break;
+	case RB_JR_REQUEST:
+		if (!strcmp(jm.method, "ping")) {
+			yyjson_mut_doc *d = yyjson_mut_doc_new(NULL);
+			if (d)
+				send_result(m, d, jm.id, yyjson_mut_obj(d));
+			yyjson_mut_doc_free(d);
+		} else if (!strcmp(jm.method, "initialize")) {
+			initialize(m, &jm);
+		} else if (!m->initialized) {
+			send_error(m, jm.id, RB_JR_INVALID_REQUEST,
+				   "Invalid Request: the server is not initialized; send initialize first (got %s)",
+				   jm.method);
+		} else if (m->shutting_down) {
+			send_error(m, jm.id, RB_JR_INVALID_REQUEST, "Invalid Request: the server is shutting down");
+		} else if (!strcmp(jm.method, "tools/call")) {
+			if (tools_call(m, doc, &jm))
+				return; /* the call owns doc */
+		} else if (!strcmp(jm.method, "tools/list")) {
+			tools_list(m, jm.id);
+		} else if (!strcmp(jm.method, "logging/setLevel")) {
+			set_level(m, &jm);
+		} else {
+			send_error(m, jm.id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s", jm.method);
+		}
+		break;
+	}
+	yyjson_doc_free(doc);
+}
+
+void rb_mcp_oversized(struct rb_mcp *m, size_t n, size_t max)
+{
+	send_error(m, NULL, RB_JR_INVALID_REQUEST, "message of %zu bytes exceeds the limit of %zu bytes", n, max);
+}
+
+/* ---- setup ----------------------------------------------------------------------------- */
+
+static yyjson_doc *parse_schema(const struct rb_tool *t, const char *text, bool output)
+{
+	yyjson_doc *d;
+
+	if (!text)
+		return NULL;
+	d = yyjson_read(text, strlen(text), 0);
+	if (!d || !yyjson_is_obj(yyjson_doc_get_root(d))) {
+		/* A bug in the tool table; serve a permissive schema rather than die. */
+		rb_log(RB_LOG_ERROR, "tool %s: its %s schema is not a JSON object", t->name, output ? "output" : "input");
+		yyjson_doc_free(d);
+		return output ? NULL : yyjson_read("{\"type\":\"object\"}", 17, 0);
+	}
+	return d;
+}
+
+int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
+{
+	struct rb_mcp *m = calloc(1, sizeof(*m));
+	const struct rb_tool *const *t;
+	size_t i;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	m->o = *o;
+	if (!m->o.max_reply_bytes)
+		m->o.max_reply_bytes = RB_MCP_MAX_REPLY_DEFAULT;
+	if (!m->o.grace_ms)
+		m->o.grace_ms = 30000;
+	if (!m->o.abandon_ms)
+		m->o.abandon_ms = 5000;
+	if (!m->o.roots_timeout_ms)
+		m->o.roots_timeout_ms = 5000;
+	m->loop = rb_io_loop(rb_fs_io(o->fs));
+	m->log_level = LEVEL_DEFAULT;
+	rb_list_init(&m->running);
+	rb_list_init(&m->held);
+	m->roots_timer.data = m->grace_timer.data = m->abandon_timer.data = m->idle_defer.data = m;
+	for (t = rb_tools_all(); *t; t++)
+		m->ntools++;
+	m->schemas = calloc(2 * m->ntools + 1, sizeof(*m->schemas));
+	if (!m->schemas) {
+		free(m);
+		return -ENOMEM;
+	}
+	for (i = 0, t = rb_tools_all(); *t; t++, i++) {
+		m->schemas[2 * i] = parse_schema(*t, (*t)->input_schema, false);
+		m->schemas[2 * i + 1] = parse_schema(*t, (*t)->output_schema, true);
+	}
+	rb_log_set_sink(log_sink, m);
+	*out = m;
+	return 0;
+}
+
+void rb_mcp_free(struct rb_mcp *m)
+{
+	struct rb_list *pos, *tmp;
+	size_t i;
+
+	if (!m)
+		return;
+	rb_log_set_sink(NULL, NULL);
+	rb_timer_stop(m->loop, &m->roots_timer);
+	rb_timer_stop(m->loop, &m->grace_timer);
+	rb_timer_stop(m->loop, &m->abandon_timer);
+	rb_defer_cancel(m->loop, &m->idle_defer);
+	rb_list_for_each_safe(pos, tmp, &m->held)
+		req_free(rb_container_of(pos, struct mcp_req, node));
+	for (i = 0; i < 2 * m->ntools; i++)
+		yyjson_doc_free(m->schemas[i]);
+	free(m->schemas);
+	free(m);
+}

@@ -1,0 +1,1145 @@
+/* files.c: the filesystem tool set, with the names, parameters and output
+ * formats of the official @modelcontextprotocol/server-filesystem so that
+ * prompts written for it keep working (differences kept on purpose are in
+ * docs/PARITY.md). This file holds the tools that are one fs operation (or
+ * two: read then write for edit_file) and the table rb_tools_files; the bulk
+ * tools live in files_bulk.c.
+ *
+ * Every tool follows one shape: run() checks the arguments (a bad one is
+ * refused with a message naming the field), allocates a `struct fop` as the
+ * call's state, starts the fs operation and returns 0; the operation's
+ * callback builds the result and finishes the call. cancel() cancels the
+ * operation in flight; its callback still runs (with -ECANCELED) and
+ * finishes the call, whose result the MCP layer then drops. Paths in
+ * messages are the client's own spelling. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "files.h"
+#include "text.h"
+#include "tools.h"
+
+/* read_media_file: 6 MiB of data is 8 MiB of base64, the reply limit. */
+#define MEDIA_MAX (6u * 1024 * 1024)
+
+struct lents;
+static void lents_free(struct lents *l);
+
+struct fop {
+	struct rb_call *call;
+	struct rb_fs_op *op;
+	const char *arg, *arg2;	/* the client's paths, valid until finish */
+	struct rb_path p, p2;
+	uint64_t head, tail;
+	bool dry_run, crlf;
+	struct rb_edit *edits;
+	size_t nedits;
+	struct rb_sbuf diff, data;
+	struct lents *list;	/* list_directory_with_sizes */
+};
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+void rb_files_fail(struct rb_call *call, const char *path, int code)
+{
+	rb_call_error(call, "%s: %s", path, rb_strerror(code));
+}
+
+yyjson_mut_val *rb_files_text_content(struct rb_call *call, const char *text, size_t len)
+{
+	yyjson_mut_doc *d = rb_call_doc(call);
+	yyjson_mut_val *arr = yyjson_mut_arr(d), *b = yyjson_mut_obj(d), *s;
+	if (rb_utf8_valid(text, len)) {
+		s = yyjson_mut_strncpy(d, text, len);
+	} else {
+		struct rb_sbuf fix = { 0 };
+		rb_utf8_repair(&fix, text, len);
+		s = fix.oom ? NULL : yyjson_mut_strncpy(d, fix.p ? fix.p : "", fix.len);
+		rb_sbuf_free(&fix);
+	}
+	if (!arr || !b || !s)
+		return NULL;
+	yyjson_mut_obj_add_str(d, b, "type", "text");
+	yyjson_mut_obj_add_val(d, b, "text", s);
+	yyjson_mut_arr_append(arr, b);
+	return arr;
+}
+
+int rb_files_arg_strv(struct rb_call *call, const char *field, yyjson_val **arr, size_t *n)
+{
+	yyjson_val *v = yyjson_obj_get(rb_call_args(call), field), *x;
+	size_t i, max;
+	*arr = NULL;
+	*n = 0;
+	if (!v || yyjson_is_null(v))
+		return 0;
+	if (!yyjson_is_arr(v))
+		return rb_call_fail_msg(call, "%s: expected an array of strings", field);
+	yyjson_arr_foreach(v, i, max, x) {
+		if (!yyjson_is_str(x))
+			return rb_call_fail_msg(call, "%s[%zu]: expected a string", field, i);
+	}
+	*arr = v;
+	*n = yyjson_arr_size(v);
+	return 0;
+}
+
+void rb_files_join(char *out, size_t cap, const char *start, const char *rel)
+{
+	size_t n = strlen(start);
+	if (!strcmp(start, ".") || !*start)
+		snprintf(out, cap, "%s", rel);
+	else if (n && start[n - 1] == '/')
+		snprintf(out, cap, "%s%s", start, rel);
+	else
+		snprintf(out, cap, "%s/%s", start, rel);
+}
+
+static struct fop *fop_new(struct rb_call *call)
+{
+	struct fop *f = calloc(1, sizeof(*f));
+	if (f) {
+		f->call = call;
+		rb_call_set_state(call, f);
+	}
+	return f;
+}
+
+static void fop_free(struct fop *f)
+{
+	rb_call_set_state(f->call, NULL);
+	free(f->edits);
+	lents_free(f->list);
+	rb_sbuf_free(&f->diff);
+	rb_sbuf_free(&f->data);
+	free(f);
+}
+
+/* Ends the call with an error naming path; frees f. */
+static void fop_fail(struct fop *f, const char *path, int code)
+{
+	struct rb_call *call = f->call;
+	fop_free(f);
+	rb_files_fail(call, path, code);
+}
+
+/* run() failed before starting anything: free f and hand code back. */
+static int fop_abort(struct fop *f, int code)
+{
+	fop_free(f);
+	return code;
+}
+
+/* A start function returned an error without calling back. */
+static int fop_start_failed(struct fop *f, const char *path, int code)
+{
+	fop_fail(f, path, code);
+	return 0;
+}
+
+static void fop_finish_text(struct fop *f, const char *text, size_t len, yyjson_mut_val *structured)
+{
+	struct rb_call *call = f->call;
+	yyjson_mut_val *content = rb_files_text_content(call, text, len);
+	fop_free(f);
+	if (!content)
+		rb_call_error(call, "out of memory building the result");
+	else
+		rb_call_finish(call, content, structured);
+}
+
+static void fop_cancel(struct rb_call *call)
+{
+	struct fop *f = rb_call_state(call);
+	if (f && f->op)
+		rb_fs_cancel(f->op);
+}
+
+/* The path argument: the client's string and its resolution. */
+static int arg_path(struct rb_call *call, const char *field, const char **s, struct rb_path *p)
+{
+	int r = rb_arg_string(call, field, true, s);
+	return r < 0 ? r : rb_arg_path(call, field, p);
+}
+
+/* ---- read_text_file / read_file ----------------------------------------------- */
+
+static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
+{
+	struct fop *f = ctx;
+	size_t off = 0, len;
+	char *data;
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	data = file->data;
+	len = file->len;
+	if (f->tail) {
+		/* Theirs converts CRLF for tail only; the slice is of the converted text. */
+		len = rb_crlf_to_lf(data, len);
+		rb_text_tail(data, len, f->tail, &off, &len);
+	} else if (f->head) {
+		rb_text_head(data, len, f->head, &off, &len);
+	}
+	if (rb_json_str_len(data + off, len) > FILES_REPLY_MAX) {
+		struct rb_call *call = f->call;
+		const char *arg = f->arg;
+		fop_free(f);
+		rb_call_error(call, "%s: too large to return in one reply (%zu bytes; the limit is about 8 MiB): "
+			      "read part of it with head or tail", arg, len);
+		return;
+	}
+	fop_finish_text(f, data + off, len, NULL);
+}
+
+static int read_text_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0 ||
+	    (r = rb_arg_uint(call, "head", 0, UINT32_MAX, &f->head)) < 0 ||
+	    (r = rb_arg_uint(call, "tail", 0, UINT32_MAX, &f->tail)) < 0)
+		return fop_abort(f, r);
+	if (f->head && f->tail)
+		return fop_abort(f, rb_call_fail_msg(call, "Cannot specify both head and tail parameters "
+							   "simultaneously"));
+	r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, 0, rb_call_class(call), read_text_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- read_media_file ------------------------------------------------------------ */
+
+static const char *mime_of(const char *path)
+{
+	static const char *const map[][2] = {
+		{ "png", "image/png" },	  { "jpg", "image/jpeg" },    { "jpeg", "image/jpeg" },
+		{ "gif", "image/gif" },	  { "webp", "image/webp" },   { "bmp", "image/bmp" },
+		{ "svg", "image/svg+xml" }, { "mp3", "audio/mpeg" },   { "wav", "audio/wav" },
+		{ "ogg", "audio/ogg" },	  { "flac", "audio/flac" },
+	};
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	const char *dot = strrchr(base, '.');
+	/* path.extname: a leading dot alone (".png") is a name, not an extension. */
+	if (dot && dot != base)
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (!strcasecmp(dot + 1, map[i][0]))
+				return map[i][1];
+	return "application/octet-stream";
+}
+
+static char *base64(const unsigned char *s, size_t len, size_t *out_len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = (len + 2) / 3 * 4, k = 0;
+	char *o = malloc(n + 1);
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0) |
+			     (i + 2 < len ? s[i + 2] : 0);
+		o[k++] = tab[v >> 18 & 63];
+		o[k++] = tab[v >> 12 & 63];
+		o[k++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		o[k++] = i + 2 < len ? tab[v & 63] : '=';
+	}
+	o[k] = '\0';
+	*out_len = k;
+	return o;
+}
+
+/* file:// URI of an absolute path, percent-encoding what a URL path may not hold. */
+static void file_uri(struct rb_sbuf *b, const char *abs)
+{
+	rb_sbuf_adds(b, "file://");
+	for (const unsigned char *c = (const unsigned char *)abs; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    strchr("/-._~!$&'()*+,;=:@", *c))
+			rb_sbuf_addc(b, (char)*c);
+		else
+			rb_sbuf_addf(b, "%%%02X", *c);
+	}
+}
+
+static void read_media_done(void *ctx, int res, struct rb_fs_file *file)
+{
+	struct fop *f = ctx;
+	struct rb_call *call = f->call;
+	yyjson_mut_doc *d = rb_call_doc(call);
+	yyjson_mut_val *arr, *blk;
+	const char *mime = mime_of(f->p.rel);
+	size_t b64len;
+	char *b64;
+
+	f->op = NULL;
+	if (res == -RB_E_TOO_LARGE) {
+		const char *arg = f->arg;
+		fop_free(f);
+		rb_call_error(call, "%s: too large for read_media_file (the limit is %u MiB)", arg, MEDIA_MAX >> 20);
+		return;
+	}
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	b64 = base64((const unsigned char *)file->data, file->len, &b64len);
+	arr = yyjson_mut_arr(d);
+	blk = yyjson_mut_obj(d);
+	if (!b64 || !arr || !blk) {
+		free(b64);
+		fop_free(f);
+		rb_call_error(call, "out of memory building the result");
+		return;
+	}
+	if (!strncmp(mime, "image/", 6) || !strncmp(mime, "audio/", 6)) {
+		yyjson_mut_obj_add_str(d, blk, "type", mime[0] == 'i' ? "image" : "audio");
+		yyjson_mut_obj_add_strncpy(d, blk, "data", b64, b64len);
+		yyjson_mut_obj_add_str(d, blk, "mimeType", mime);
+	} else {
+		/* Other types as an embedded blob resource, as the official server now does. */
+		yyjson_mut_val *res_obj = yyjson_mut_obj(d);
+		struct rb_sbuf uri = { 0 };
+		file_uri(&uri, f->p.abs);
+		yyjson_mut_obj_add_str(d, blk, "type", "resource");
+		yyjson_mut_obj_add_strncpy(d, res_obj, "uri", uri.p ? uri.p : "", uri.len);
+		yyjson_mut_obj_add_str(d, res_obj, "mimeType", mime);
+		yyjson_mut_obj_add_strncpy(d, res_obj, "blob", b64, b64len);
+		yyjson_mut_obj_add_val(d, blk, "resource", res_obj);
+		rb_sbuf_free(&uri);
+	}
+	free(b64);
+	yyjson_mut_arr_append(arr, blk);
+	fop_free(f);
+	rb_call_finish(call, arr, NULL);
+}
+
+static int read_media_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0)
+		return fop_abort(f, r);
+	r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, MEDIA_MAX, rb_call_class(call), read_media_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- write_file --------------------------------------------------------------------- */
+
+static void write_done(void *ctx, int res)
+{
+	struct fop *f = ctx;
+	char msg[PATH_MAX + 64];
+	int n;
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	n = snprintf(msg, sizeof(msg), "Successfully wrote to %s", f->arg);
+	fop_finish_text(f, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, NULL);
+}
+
+static int write_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	const char *content;
+	size_t len;
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0 ||
+	    (r = rb_arg_string(call, "content", true, &content)) < 0)
+		return fop_abort(f, r);
+	/* The JSON string's own length: content may hold NUL characters. */
+	len = yyjson_get_len(yyjson_obj_get(rb_call_args(call), "content"));
+	r = rb_fs_write_atomic(rb_call_fs(call), &f->p, content, len, 0, rb_call_class(call), write_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- edit_file --------------------------------------------------------------------------- */
+
+static void edit_written(void *ctx, int res)
+{
+	struct fop *f = ctx;
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	fop_finish_text(f, f->diff.p, f->diff.len, NULL);
+}
+
+static void edit_read(void *ctx, int res, struct rb_fs_file *file)
+{
+	struct fop *f = ctx;
+	struct rb_call *call = f->call;
+	struct rb_sbuf out = { 0 }, diff = { 0 };
+	size_t failed = 0, len, ticks = 3;
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	/* Node would decode invalid bytes to U+FFFD and write that back,
+	 * corrupting the file; refuse instead. */
+	if (!rb_utf8_valid(file->data, file->len)) {
+		fop_fail(f, f->arg, -RB_E_NOT_UTF8);
+		return;
+	}
+	f->crlf = rb_text_is_crlf(file->data, file->len);
+	len = rb_crlf_to_lf(file->data, file->len);
+	res = rb_edits_apply(file->data, len, f->edits, f->nedits, &out, &failed);
+	if (res == -RB_E_NO_MATCH) {
+		/* The texts live in the call's arguments (valid until it finishes);
+		 * the edits array dies with f. */
+		struct rb_edit e = f->edits[failed];
+		const char *arg = f->arg;
+		fop_free(f);
+		rb_call_error(call, "%s: Could not find exact match for edit:\n%.*s", arg, (int)e.old_len, e.old_text);
+		return;
+	}
+	if (res == 0)
+		res = rb_diff_unified(&diff, f->p.abs, file->data, len, out.p, out.len);
+	if (res < 0) {
+		rb_sbuf_free(&out);
+		rb_sbuf_free(&diff);
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	/* A fence longer than any backtick run inside the diff. */
+	while (memmem(diff.p, diff.len, "``````````````````````````````", ticks) && ticks < 30)
+		ticks++;
+	rb_sbuf_addf(&f->diff, "%.*sdiff\n", (int)ticks, "``````````````````````````````");
+	rb_sbuf_add(&f->diff, diff.p, diff.len);
+	rb_sbuf_addf(&f->diff, "%.*s\n\n", (int)ticks, "``````````````````````````````");
+	rb_sbuf_free(&diff);
+	if (f->dry_run || f->diff.oom) {
+		rb_sbuf_free(&out);
+		if (f->diff.oom)
+			fop_fail(f, f->arg, -ENOMEM);
+		else
+			fop_finish_text(f, f->diff.p, f->diff.len, NULL);
+		return;
+	}
+	/* Keep a CRLF file CRLF (theirs writes it back with LF endings). */
+	if (f->crlf) {
+		for (size_t i = 0; i < out.len; i++) {
+			if (out.p[i] == '\n')
+				rb_sbuf_addc(&f->data, '\r');
+			rb_sbuf_addc(&f->data, out.p[i]);
+		}
+		rb_sbuf_free(&out);
+	} else {
+		f->data = out;
+	}
+	if (f->data.oom) {
+		fop_fail(f, f->arg, -ENOMEM);
+		return;
+	}
+	res = rb_fs_write_atomic(rb_call_fs(call), &f->p, f->data.p ? f->data.p : "", f->data.len, 0,
+				 rb_call_class(call), edit_written, f, &f->op);
+	if (res < 0)
+		fop_fail(f, f->arg, res);
+}
+
+static int edit_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	yyjson_val *edits, *e;
+	size_t i, max;
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0 ||
+	    (r = rb_arg_bool(call, "dryRun", false, &f->dry_run)) < 0)
+		return fop_abort(f, r);
+	edits = yyjson_obj_get(rb_call_args(call), "edits");
+	if (!yyjson_is_arr(edits))
+		return fop_abort(f, rb_call_fail_msg(call, "edits: expected an array of {oldText, newText}"));
+	f->nedits = yyjson_arr_size(edits);
+	f->edits = calloc(f->nedits + 1, sizeof(*f->edits));
+	if (!f->edits)
+		return fop_abort(f, -ENOMEM);
+	yyjson_arr_foreach(edits, i, max, e) {
+		yyjson_val *o = yyjson_obj_get(e, "oldText"), *n = yyjson_obj_get(e, "newText");
+		if (!yyjson_is_obj(e) || !yyjson_is_str(o) || !yyjson_is_str(n))
+			return fop_abort(f, rb_call_fail_msg(call, "edits[%zu]: expected {oldText: string, "
+							   "newText: string}", i));
+		f->edits[i] = (struct rb_edit){ yyjson_get_str(o), yyjson_get_len(o), yyjson_get_str(n),
+						yyjson_get_len(n) };
+	}
+	r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, 0, rb_call_class(call), edit_read, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- create_directory ------------------------------------------------------------------ */
+
+static void mkdir_done(void *ctx, int res)
+{
+	struct fop *f = ctx;
+	char msg[PATH_MAX + 64];
+	int n;
+
+	f->op = NULL;
+	if (res == -EEXIST || res == -ENOTDIR) {
+		/* The path, or one of its parents, is an existing non-directory. */
+		struct rb_call *call = f->call;
+		const char *arg = f->arg;
+		fop_free(f);
+		rb_call_error(call, "%s: %s", arg, res == -EEXIST ? "already exists and is not a directory"
+								   : "a parent is not a directory");
+		return;
+	}
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	n = snprintf(msg, sizeof(msg), "Successfully created directory %s", f->arg);
+	fop_finish_text(f, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, NULL);
+}
+
+static int mkdir_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0)
+		return fop_abort(f, r);
+	r = rb_fs_mkdir(rb_call_fs(call), &f->p, true, rb_call_class(call), mkdir_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- list_directory / list_directory_with_sizes --------------------------------------- */
+
+/* One listed entry, owned (the fs layer's array only lives during its callback). */
+struct lent {
+	char *name;
+	bool dir, link;
+	uint64_t size;
+	size_t order;	/* position in byte order: ties keep it (JS sort is stable) */
+};
+
+struct lslot {
+	struct fop *f;
+	size_t idx;
+	struct rb_fs_op *op;
+	struct rb_path p;
+	bool busy;
+};
+
+/* Sizes of symbolic links are their targets' (theirs uses stat, which
+ * follows): one rb_fs_stat per link, at most FILES_MAX_OPS at once; a
+ * broken link, or one leaving the roots, counts 0 as in theirs. */
+struct lents {
+	struct lent *v;
+	size_t n, next_link, out;
+	bool by_size;
+	struct lslot slots[FILES_MAX_OPS];
+};
+
+static void lents_free(struct lents *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	free(l);
+}
+
+static int cmp_bytes(const void *a, const void *b)
+{
+	return strcmp(((const struct lent *)a)->name, ((const struct lent *)b)->name);
+}
+
+/* ICU root collation order of printable ASCII (what String.localeCompare
+ * uses): punctuation, symbols, digits, then letters with case as a later
+ * tie-break. Other bytes sort after, by code point (an approximation). */
+static const char icu_ascii[] = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStTuUvVwWxXyYzZ";
+
+static unsigned icu_primary(unsigned char c, bool *upper)
+{
+	const char *p;
+	*upper = c >= 'A' && c <= 'Z';
+	if (*upper)
+		c = (unsigned char)(c - 'A' + 'a');
+	if (c >= 0x20 && c < 0x7f && (p = strchr(icu_ascii, c)))
+		return (unsigned)(p - icu_ascii);
+	return 256u + c;
+}
+
+static int cmp_locale(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	int tert = 0;
+	bool ua, ub;
+	/* Primary strength over the whole strings first, then case (lower first). */
+	for (; *x && *y; x++, y++) {
+		unsigned pa = icu_primary(*x, &ua), pb = icu_primary(*y, &ub);
+		if (pa != pb)
+			return pa < pb ? -1 : 1;
+		if (!tert && ua != ub)
+			tert = ua ? 1 : -1;
+	}
+	if (*x || *y)
+		return *x ? 1 : -1;
+	return tert ? tert : strcmp(a, b);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	const struct lent *x = a, *y = b;
+	int c = cmp_locale(x->name, y->name);
+	return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	const struct lent *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+static void pad_to(struct rb_sbuf *b, const char *s, size_t width, bool left)
+{
+	size_t w = rb_js_length(s, strlen(s));
+	if (!left)
+		rb_sbuf_adds(b, s);
+	for (; w < width; w++)
+		rb_sbuf_addc(b, ' ');
+	if (left)
+		rb_sbuf_adds(b, s);
+}
+
+static void sizes_format(struct fop *f)
+{
+	struct lents *l = f->list;
+	yyjson_mut_doc *d = rb_call_doc(f->call);
+	struct rb_sbuf t = { 0 };
+	uint64_t files = 0, dirs = 0, total = 0;
+	yyjson_mut_val *st, *arr;
+	char sz[32];
+
+	for (size_t i = 0; i < l->n; i++) {
+		files += !l->v[i].dir;
+		dirs += l->v[i].dir;
+		total += l->v[i].dir ? 0 : l->v[i].size;
+	}
+	qsort(l->v, l->n, sizeof(*l->v), l->by_size ? cmp_size : cmp_name);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct lent *e = &l->v[i];
+		rb_sbuf_adds(&t, e->dir ? "[DIR] " : "[FILE] ");
+		pad_to(&t, e->name, 30, false);
+		rb_sbuf_addc(&t, ' ');
+		if (!e->dir) {
+			rb_format_size(e->size, sz);
+			pad_to(&t, sz, 10, true);
+		}
+		rb_sbuf_addc(&t, '\n');
+	}
+	rb_format_size(total, sz);
+	rb_sbuf_addf(&t, "\nTotal: %llu files, %llu directories\nCombined size: %s", (unsigned long long)files,
+		     (unsigned long long)dirs, sz);
+	st = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_uint(d, st, "totalFiles", files);
+	yyjson_mut_obj_add_uint(d, st, "totalDirectories", dirs);
+	yyjson_mut_obj_add_uint(d, st, "totalSize", total);
+	if (t.len <= FILES_INLINE_MAX) {
+		arr = yyjson_mut_obj_add_arr(d, st, "entries");
+		for (size_t i = 0; i < l->n; i++) {
+			yyjson_mut_val *o = yyjson_mut_arr_add_obj(d, arr);
+			yyjson_mut_obj_add_strcpy(d, o, "name", l->v[i].name);
+			yyjson_mut_obj_add_str(d, o, "type", l->v[i].dir ? "directory" : "file");
+			if (!l->v[i].dir)
+				yyjson_mut_obj_add_uint(d, o, "size", l->v[i].size);
+		}
+	}
+	if (t.oom)
+		fop_fail(f, f->arg, -ENOMEM);
+	else
+		fop_finish_text(f, t.p ? t.p : "", t.len, st);
+	rb_sbuf_free(&t);
+}
+
+static void sizes_pump(struct fop *f);
+
+static void link_stat_done(void *ctx, int res, const struct statx *stx)
+{
+	struct lslot *s = ctx;
+	struct lents *l = s->f->list;
+	s->busy = false;
+	s->op = NULL;
+	l->out--;
+	l->v[s->idx].size = res == 0 ? stx->stx_size : 0;
+	sizes_pump(s->f);
+}
+
+static void sizes_pump(struct fop *f)
+{
+	struct lents *l = f->list;
+	size_t k = 0;
+	while (!rb_call_cancelled(f->call) && l->out < FILES_MAX_OPS && l->next_link < l->n) {
+		size_t i = l->next_link++;
+		char rel[PATH_MAX];
+		struct lslot *s;
+		int r;
+		if (!l->v[i].link)
+			continue;
+		while (l->slots[k].busy)
+			k++;
+		s = &l->slots[k];
+		rb_files_join(rel, sizeof(rel), f->p.abs, l->v[i].name);
+		r = rb_fs_resolve(rb_call_fs(f->call), rel, &s->p);
+		if (r == 0)
+			r = rb_fs_stat(rb_call_fs(f->call), &s->p, 0, rb_call_class(f->call), link_stat_done, s,
+				       &s->op);
+		if (r < 0)
+			continue; /* size stays 0 */
+		s->f = f;
+		s->idx = i;
+		s->busy = true;
+		l->out++;
+	}
+	if (l->out)
+		return;
+	if (rb_call_cancelled(f->call))
+		fop_fail(f, f->arg, -ECANCELED);
+	else
+		sizes_format(f);
+}
+
+static void list_done(struct fop *f, int res, struct rb_dirent *ents, size_t n, bool sizes)
+{
+	struct lents *l = f->list;
+	struct rb_sbuf t = { 0 };
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	l->v = calloc(n + 1, sizeof(*l->v));
+	if (!l->v) {
+		fop_fail(f, f->arg, -ENOMEM);
+		return;
+	}
+	for (size_t i = 0; i < n; i++, l->n++) {
+		/* isDirectory() of the entry itself: a link to a directory is a file. */
+		l->v[i] = (struct lent){ .name = strdup(ents[i].name), .dir = ents[i].type == DT_DIR,
+					 .link = ents[i].type == DT_LNK,
+					 .size = ents[i].stat_res == 0 ? ents[i].stx.stx_size : 0 };
+		if (!l->v[i].name) {
+			fop_fail(f, f->arg, -ENOMEM);
+			return;
+		}
+	}
+	/* Node's readdir is sorted by bytes (libuv scandir); start from that order. */
+	qsort(l->v, l->n, sizeof(*l->v), cmp_bytes);
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i].order = i;
+	if (sizes) {
+		sizes_pump(f);
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		rb_sbuf_addf(&t, "%s%s %s", i ? "\n" : "", l->v[i].dir ? "[DIR]" : "[FILE]", l->v[i].name);
+	if (t.oom)
+		fop_fail(f, f->arg, -ENOMEM);
+	else
+		fop_finish_text(f, t.p ? t.p : "", t.len, NULL);
+	rb_sbuf_free(&t);
+}
+
+static void list_plain_done(void *ctx, int res, struct rb_dirent *ents, size_t n)
+{
+	list_done(ctx, res, ents, n, false);
+}
+
+static void list_sizes_done(void *ctx, int res, struct rb_dirent *ents, size_t n)
+{
+	list_done(ctx, res, ents, n, true);
+}
+
+static void list_cancel(struct rb_call *call)
+{
+	struct fop *f = rb_call_state(call);
+	if (!f)
+		return;
+	if (f->op)
+		rb_fs_cancel(f->op);
+	for (size_t k = 0; k < FILES_MAX_OPS; k++)
+		if (f->list->slots[k].busy)
+			rb_fs_cancel(f->list->slots[k].op);
+}
+
+static int list_start(struct rb_call *call, bool sizes)
+{
+	struct fop *f = fop_new(call);
+	const char *sort = NULL;
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if (!(f->list = calloc(1, sizeof(*f->list))))
+		return fop_abort(f, -ENOMEM);
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0)
+		return fop_abort(f, r);
+	if (sizes) {
+		if ((r = rb_arg_string(call, "sortBy", false, &sort)) < 0)
+			return fop_abort(f, r);
+		if (sort && strcmp(sort, "name") && strcmp(sort, "size"))
+			return fop_abort(f, rb_call_fail_msg(call, "sortBy: expected \"name\" or \"size\""));
+		f->list->by_size = sort && !strcmp(sort, "size");
+	}
+	r = rb_fs_list_dir(rb_call_fs(call), &f->p, sizes, 0, rb_call_class(call),
+			   sizes ? list_sizes_done : list_plain_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+static int list_run(struct rb_call *call)
+{
+	return list_start(call, false);
+}
+
+static int list_sizes_run(struct rb_call *call)
+{
+	return list_start(call, true);
+}
+
+/* ---- move_file --------------------------------------------------------------------------- */
+
+static void move_done(void *ctx, int res)
+{
+	struct fop *f = ctx;
+	struct rb_sbuf t = { 0 };
+
+	f->op = NULL;
+	if (res == -EEXIST || res == -ENOTEMPTY) {
+		struct rb_call *call = f->call;
+		const char *dst = f->arg2;
+		fop_free(f);
+		rb_call_error(call, "%s: destination already exists", dst);
+		return;
+	}
+	if (res < 0) {
+		/* ENOENT may come from either side (a missing source or a missing
+		 * destination directory): name both. */
+		struct rb_call *call = f->call;
+		rb_sbuf_addf(&t, "%s -> %s: %s", f->arg, f->arg2, rb_strerror(res));
+		fop_free(f);
+		rb_call_error(call, "%s", t.p ? t.p : "move failed");
+		rb_sbuf_free(&t);
+		return;
+	}
+	rb_sbuf_addf(&t, "Successfully moved %s to %s", f->arg, f->arg2);
+	fop_finish_text(f, t.p ? t.p : "", t.len, NULL);
+	rb_sbuf_free(&t);
+}
+
+static int move_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "source", &f->arg, &f->p)) < 0 ||
+	    (r = arg_path(call, "destination", &f->arg2, &f->p2)) < 0)
+		return fop_abort(f, r);
+	r = rb_fs_rename(rb_call_fs(call), &f->p, &f->p2, true, rb_call_class(call), move_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- get_file_info ------------------------------------------------------------------------- */
+
+/* JavaScript's Date.prototype.toString() in local time, e.g.
+ * "Fri Nov 27 2026 09:20:41 GMT+0000 (Coordinated Universal Time)". ICU's
+ * long zone names are not available here: UTC gets its long name, other
+ * zones their abbreviation. */
+static void js_date(char *out, size_t cap, int64_t sec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char base[64];
+	long off;
+	localtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%a %b %d %Y %H:%M:%S", &tm);
+	off = tm.tm_gmtoff / 60;
+	snprintf(out, cap, "%s GMT%c%02ld%02ld (%s)", base, off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60,
+		 off == 0 && (!tm.tm_zone || !strcmp(tm.tm_zone, "UTC") || !strcmp(tm.tm_zone, "GMT"))
+			 ? "Coordinated Universal Time"
+			 : tm.tm_zone);
+}
+
+/* JSON's Date form, "2026-11-27T09:20:41.123Z". */
+static void iso_date(char *out, size_t cap, const struct statx_timestamp *ts)
+{
+	time_t t = (time_t)ts->tv_sec;
+	struct tm tm;
+	char base[40];
+	gmtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%s.%03uZ", base, ts->tv_nsec / 1000000u);
+}
+
+static void info_done(void *ctx, int res, const struct statx *stx)
+{
+	struct fop *f = ctx;
+	yyjson_mut_doc *d = rb_call_doc(f->call);
+	yyjson_mut_val *st;
+	struct statx_timestamp zero = { 0 };
+	const struct statx_timestamp *ts[3];
+	static const char *const keys[3] = { "created", "modified", "accessed" };
+	char js[3][128], iso[3][48], text[768], perm[8];
+	bool dir, reg;
+	int n;
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	/* Node reports birthtime as the epoch when the filesystem has none. */
+	ts[0] = stx->stx_mask & STATX_BTIME ? &stx->stx_btime : &zero;
+	ts[1] = &stx->stx_mtime;
+	ts[2] = &stx->stx_atime;
+	for (int i = 0; i < 3; i++) {
+		js_date(js[i], sizeof(js[i]), ts[i]->tv_sec);
+		iso_date(iso[i], sizeof(iso[i]), ts[i]);
+	}
+	dir = S_ISDIR(stx->stx_mode);
+	reg = S_ISREG(stx->stx_mode);
+	snprintf(perm, sizeof(perm), "%03o", stx->stx_mode & 0777);
+	n = snprintf(text, sizeof(text),
+		     "size: %llu\ncreated: %s\nmodified: %s\naccessed: %s\nisDirectory: %s\nisFile: %s\npermissions: %s",
+		     (unsigned long long)stx->stx_size, js[0], js[1], js[2], dir ? "true" : "false",
+		     reg ? "true" : "false", perm);
+	st = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_uint(d, st, "size", stx->stx_size);
+	for (int i = 0; i < 3; i++)
+		yyjson_mut_obj_add_strcpy(d, st, keys[i], iso[i]);
+	yyjson_mut_obj_add_bool(d, st, "isDirectory", dir);
+	yyjson_mut_obj_add_bool(d, st, "isFile", reg);
+	yyjson_mut_obj_add_strcpy(d, st, "permissions", perm);
+	fop_finish_text(f, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1, st);
+}
+
+static int info_run(struct rb_call *call)
+{
+	struct fop *f = fop_new(call);
+	int r;
+	if (!f)
+		return -ENOMEM;
+	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0)
+		return fop_abort(f, r);
+	r = rb_fs_stat(rb_call_fs(call), &f->p, 0, rb_call_class(call), info_done, f, &f->op);
+	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+#define SCHEMA_HEAD "{\"type\":\"object\",\"additionalProperties\":false,"
+#define PATH_PROP(desc) "\"path\":{\"type\":\"string\",\"description\":\"" desc "\"}"
+#define ONLY_PATH(desc) SCHEMA_HEAD "\"properties\":{" PATH_PROP(desc) "},\"required\":[\"path\"]}"
+
+static const char read_text_schema[] = SCHEMA_HEAD
+	"\"properties\":{" PATH_PROP("File to read: absolute, or relative to the first allowed directory.") ","
+	"\"head\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"If provided, returns only the first N lines of the file\"},"
+	"\"tail\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"If provided, returns only the last N lines of the file\"}},"
+	"\"required\":[\"path\"]}";
+
+static const char read_text_desc[] =
+	"Read the complete contents of a file as UTF-8 text (invalid bytes show as U+FFFD). "
+	"Use 'head' to get only the first N lines or 'tail' for only the last N lines (not both). "
+	"Works on any file regardless of extension; a result is limited to about 8 MiB of text, "
+	"so read larger files in parts with head or tail. Only works within allowed directories.";
+
+static const struct rb_tool rb_tool_read_text_file = {
+	.name = "read_text_file",
+	.title = "Read Text File",
+	.description = read_text_desc,
+	.input_schema = read_text_schema,
+	.read_only = true,
+	.idempotent = true,
+	.run = read_text_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_read_file = {
+	.name = "read_file",
+	.title = "Read File (Deprecated)",
+	.description = "Read the complete contents of a file as text. DEPRECATED: use read_text_file, "
+		       "which this is an alias of (same parameters and result).",
+	.input_schema = read_text_schema,
+	.read_only = true,
+	.idempotent = true,
+	.run = read_text_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_read_media_file = {
+	.name = "read_media_file",
+	.title = "Read Media File",
+	.description = "Read an image or audio file and return it base64-encoded with its MIME type "
+		       "(chosen by extension: png, jpg/jpeg, gif, webp, bmp, svg, mp3, wav, ogg, flac). "
+		       "Other files come back as an embedded blob resource (application/octet-stream). "
+		       "Files up to 6 MiB. Only works within allowed directories.",
+	.input_schema = ONLY_PATH("Media file to read."),
+	.read_only = true,
+	.idempotent = true,
+	.run = read_media_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_write_file = {
+	.name = "write_file",
+	.title = "Write File",
+	.description = "Create a new file or completely overwrite an existing file with new content. "
+		       "Use with caution: an existing file is replaced without warning. The write is atomic "
+		       "(a temporary file is written, synced and renamed over the target), so readers see the "
+		       "old or the new content, never a mix; the file's permissions are kept. The parent "
+		       "directory must exist. Only works within allowed directories.",
+	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("File to create or overwrite.") ","
+		"\"content\":{\"type\":\"string\",\"description\":\"The complete new content (UTF-8 text).\"}},"
+		"\"required\":[\"path\",\"content\"]}",
+	.destructive = true,
+	.idempotent = true,
+	.run = write_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_edit_file = {
+	.name = "edit_file",
+	.title = "Edit File",
+	.description = "Make line-based edits to a text file. Each edit replaces the first occurrence of oldText "
+		       "with newText, applied in order; when oldText does not occur exactly, a run of lines "
+		       "equal to it up to leading/trailing whitespace is replaced, keeping the file's "
+		       "indentation. Returns a git-style unified diff of the change in a ```diff block. "
+		       "With dryRun the diff is returned and nothing is written. The write is atomic. "
+		       "Only works within allowed directories.",
+	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("Text file to edit.") ","
+		"\"edits\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+		"\"properties\":{\"oldText\":{\"type\":\"string\",\"description\":\"Text to search for - must match exactly\"},"
+		"\"newText\":{\"type\":\"string\",\"description\":\"Text to replace with\"}},"
+		"\"required\":[\"oldText\",\"newText\"]}},"
+		"\"dryRun\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Preview changes using git-style diff format\"}},"
+		"\"required\":[\"path\",\"edits\"]}",
+	.destructive = true,
+	.run = edit_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_create_directory = {
+	.name = "create_directory",
+	.title = "Create Directory",
+	.description = "Create a directory, with any missing parents, or make sure it exists: an existing "
+		       "directory is not an error. Fails if the path is an existing file. "
+		       "Only works within allowed directories.",
+	.input_schema = ONLY_PATH("Directory to create."),
+	.idempotent = true,
+	.run = mkdir_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_list_directory = {
+	.name = "list_directory",
+	.title = "List Directory",
+	.description = "List the files and directories directly inside a directory, one per line, each "
+		       "prefixed with [FILE] or [DIR] (symbolic links show as [FILE]), in byte order of the names. "
+		       "Only works within allowed directories.",
+	.input_schema = ONLY_PATH("Directory to list."),
+	.read_only = true,
+	.idempotent = true,
+	.run = list_run,
+	.cancel = list_cancel,
+};
+
+static const struct rb_tool rb_tool_list_directory_with_sizes = {
+	.name = "list_directory_with_sizes",
+	.title = "List Directory with Sizes",
+	.description = "List the files and directories directly inside a directory with [FILE]/[DIR] prefixes "
+		       "and file sizes, sorted by name or by size (largest first), followed by the totals "
+		       "(number of files, directories, combined size of the files). "
+		       "Only works within allowed directories.",
+	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("Directory to list.") ","
+		"\"sortBy\":{\"type\":\"string\",\"enum\":[\"name\",\"size\"],\"default\":\"name\","
+		"\"description\":\"Sort entries by name or size\"}},\"required\":[\"path\"]}",
+	.output_schema = "{\"type\":\"object\",\"properties\":{"
+		"\"totalFiles\":{\"type\":\"integer\"},\"totalDirectories\":{\"type\":\"integer\"},"
+		"\"totalSize\":{\"type\":\"integer\",\"description\":\"Bytes in the files listed\"},"
+		"\"entries\":{\"type\":\"array\",\"description\":\"Present when the listing is small (text up to 64 KiB)\","
+		"\"items\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
+		"\"type\":{\"type\":\"string\",\"enum\":[\"file\",\"directory\"]},\"size\":{\"type\":\"integer\"}},"
+		"\"required\":[\"name\",\"type\"]}}},"
+		"\"required\":[\"totalFiles\",\"totalDirectories\",\"totalSize\"]}",
+	.read_only = true,
+	.idempotent = true,
+	.run = list_sizes_run,
+	.cancel = list_cancel,
+};
+
+static const struct rb_tool rb_tool_move_file = {
+	.name = "move_file",
+	.title = "Move File",
+	.description = "Move or rename a file or directory, within a directory or across directories, in one "
+		       "atomic rename. Fails if the destination already exists (nothing is overwritten). "
+		       "Both source and destination must be within allowed directories.",
+	.input_schema = SCHEMA_HEAD "\"properties\":{"
+		"\"source\":{\"type\":\"string\",\"description\":\"Existing file or directory.\"},"
+		"\"destination\":{\"type\":\"string\",\"description\":\"New path; must not exist yet.\"}},"
+		"\"required\":[\"source\",\"destination\"]}",
+	.destructive = true,
+	.run = move_run,
+	.cancel = fop_cancel,
+};
+
+static const struct rb_tool rb_tool_get_file_info = {
+	.name = "get_file_info",
+	.title = "Get File Info",
+	.description = "Get a file's or directory's metadata without reading it: size in bytes, creation, "
+		       "modification and access times, whether it is a directory or a regular file, and its "
+		       "permission bits (octal, e.g. 644). Symbolic links are followed. "
+		       "Only works within allowed directories.",
+	.input_schema = ONLY_PATH("File or directory to describe."),
+	.output_schema = "{\"type\":\"object\",\"properties\":{\"size\":{\"type\":\"integer\"},"
+		"\"created\":{\"type\":\"string\",\"description\":\"ISO 8601 (UTC)\"},"
+		"\"modified\":{\"type\":\"string\",\"description\":\"ISO 8601 (UTC)\"},"
+		"\"accessed\":{\"type\":\"string\",\"description\":\"ISO 8601 (UTC)\"},"
+		"\"isDirectory\":{\"type\":\"boolean\"},\"isFile\":{\"type\":\"boolean\"},"
+		"\"permissions\":{\"type\":\"string\",\"description\":\"Three octal digits\"}},"
+		"\"required\":[\"size\",\"created\",\"modified\",\"accessed\",\"isDirectory\",\"isFile\",\"permissions\"]}",
+	.read_only = true,
+	.idempotent = true,
+	.run = info_run,
+	.cancel = fop_cancel,
+};
+
+const struct rb_tool *const rb_tools_files[] = {
+	&rb_tool_read_text_file,
+	&rb_tool_read_file,
+	&rb_tool_read_media_file,
+	&rb_tool_read_multiple_files,
+	&rb_tool_write_file,
+	&rb_tool_edit_file,
+	&rb_tool_create_directory,
+	&rb_tool_list_directory,
+	&rb_tool_list_directory_with_sizes,
+	&rb_tool_directory_tree,
+	&rb_tool_move_file,
+	&rb_tool_search_files,
+	&rb_tool_get_file_info,
+	NULL,
+};

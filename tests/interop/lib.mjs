@@ -1,0 +1,137 @@
+// lib.mjs: helpers for the interop suite. The official MCP SDK client
+// (StdioClientTransport) drives the real ringbank binary; for what a
+// well-behaved client never sends (garbage, invalid UTF-8, oversized lines)
+// `raw()` spawns the server with plain pipes and reads its stdout lines.
+//
+// Environment: RB_BIN (default ../../build/ringbank), RB_IO (uring|threads,
+// default uring).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const RB_BIN = path.resolve(here, process.env.RB_BIN || '../../build/ringbank');
+export const RB_IO = process.env.RB_IO || 'uring';
+
+function serveArgs(roots, extra = []) {
+  return ['serve', `--io=${RB_IO}`, ...extra, ...roots];
+}
+
+// Connects the SDK client to a fresh server. opts: roots (dirs passed on
+// the command line), args (extra serve options), capabilities (the
+// client's), setup(client) to install handlers before connecting.
+// Returns {client, transport, pid, stderr()} (stderr: what the server logged).
+export async function connect(opts = {}) {
+  const { roots = [], args = [], capabilities = {}, setup } = opts;
+  const transport = new StdioClientTransport({
+    command: RB_BIN,
+    args: serveArgs(roots, args),
+    env: { ...process.env },
+    stderr: 'pipe',
+  });
+  let log = '';
+  transport.stderr?.on('data', (b) => { log += b.toString(); });
+  const client = new Client({ name: 'ringbank-interop', version: '1.0.0' }, { capabilities });
+  if (setup) setup(client);
+  await client.connect(transport);
+  return { client, transport, pid: transport.pid, stderr: () => log };
+}
+
+// A raw server: write bytes, read JSON lines. next() resolves with the next
+// parsed stdout message (rejects after ms); exited resolves {code, signal}.
+export function raw(roots, extra = []) {
+  const child = spawn(RB_BIN, serveArgs(roots, extra), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const queue = [];
+  const waiters = [];
+  let buf = '';
+  let log = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (s) => {
+    buf += s;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const msg = JSON.parse(line); // every line the server writes must be JSON
+      if (waiters.length) waiters.shift()(msg);
+      else queue.push(msg);
+    }
+  });
+  child.stderr.on('data', (b) => { log += b.toString(); });
+  child.stdin.on('error', () => {});
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return {
+    child,
+    pid: child.pid,
+    exited,
+    stderr: () => log,
+    write(data) { child.stdin.write(data); },
+    send(obj) { child.stdin.write(JSON.stringify(obj) + '\n'); },
+    next(ms = 10000) {
+      if (queue.length) return Promise.resolve(queue.shift());
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no message from the server in ${ms} ms; stderr:\n${log}`)), ms);
+        waiters.push((m) => { clearTimeout(t); resolve(m); });
+      });
+    },
+    // The next response (skips notifications such as log messages).
+    async reply(ms = 10000) {
+      for (;;) {
+        const m = await this.next(ms);
+        if (!m.method) return m;
+      }
+    },
+    // Skips notifications until the response with this id.
+    async response(id, ms = 10000) {
+      for (;;) {
+        const m = await this.next(ms);
+        if (m.id === id && !m.method) return m;
+      }
+    },
+    async initialize(version = '2025-11-25', capabilities = {}) {
+      this.send({ jsonrpc: '2.0', id: 'init', method: 'initialize',
+        params: { protocolVersion: version, capabilities, clientInfo: { name: 'raw', version: '0' } } });
+      const r = await this.response('init');
+      this.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      return r;
+    },
+    close() { child.stdin.end(); return exited; },
+    kill(sig = 'SIGKILL') { child.kill(sig); return exited; },
+  };
+}
+
+// A temp tree from {relpath: content}; returns its real path.
+export function tree(files = {}) {
+  const dir = realpathSync(mkdtempSync(path.join(tmpdir(), 'rb-interop-')));
+  for (const [rel, content] of Object.entries(files)) {
+    const p = path.join(dir, rel);
+    mkdirSync(path.dirname(p), { recursive: true });
+    if (rel.endsWith('/')) mkdirSync(p, { recursive: true });
+    else writeFileSync(p, content);
+  }
+  return dir;
+}
+
+export function rmtree(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Open fds of a process.
+export function fdCount(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+// Peak resident memory of a process, in bytes.
+export function peakRss(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
