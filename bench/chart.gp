@@ -52,6 +52,7 @@ set format y '%g'
 set xtics font ',9' rotate by -30 offset -1,0
 set bmargin 7
 set key top left
+set xrange [-0.6:*]
 plot dir.'/lat.dat' using 2:xtic(1) title 'p50' lc rgb '#4c8ed9', \
      ''            using 3 title 'p95' lc rgb '#f0a33a', \
      ''            using 4 title 'p99' lc rgb '#c23b22'

@@ -522,6 +522,7 @@ async function stopCounter(c, file) {
 
 // ---------------------------------------------------------------- one run
 const STARTUP_TIMEOUT = 30000;
+const livePids = new Set();
 
 // The SDK's stdio ReadBuffer refuses messages over 10 MiB (a 500-file
 // read_multiple_files answer can pass that when it holds a large file) and
@@ -571,7 +572,8 @@ async function runMcp(cont, wl, { rep, cold, count }) {
   try {
     await withTimeout(client.connect(transport), STARTUP_TIMEOUT, 'initialize');
     pid = transport.pid;
-    transport._process?.on('exit', (code, sig) => { exitInfo = { code, sig }; });
+    livePids.add(pid);
+    transport._process?.on('exit', (code, sig) => { exitInfo = { code, sig }; livePids.delete(pid); });
     rec.server = client.getServerVersion();
     if (cold) dropCaches();
     if (count) counterH = await startCounter(pid, countFile);
@@ -752,72 +754,15 @@ function machine() {
     model_name: (cpuinfo.match(/^model name\s*:\s*(.*)$/m) || [])[1] || null,
     mem_total_kb: mem ? +mem[1] : null,
     kernel: os.release(), debian, fs_type: fsType, liburing, io_uring_disabled: uringSysctl,
-    hostname_hash: null,
   };
 }
 
 // ---------------------------------------------------------------- main
-async function main() {
-  const started = new Date();
-  counter = detectCounter();
-  log(`syscall counter: ${counter ?? 'none'}`);
-  const probes = {};
-  for (const c of contenders) {
-    probes[c.id] = await probe(c);
-    log(`probe ${c.id}: ${probes[c.id].ok ? `${probes[c.id].server?.name ?? ''} ${probes[c.id].server?.version ?? ''} ${probes[c.id].tools ? probes[c.id].tools.length + ' tools' : ''}` : 'FAILED ' + probes[c.id].error}`);
-  }
-  let rbVersion = null;
-  if (opt.ringbank && fs.existsSync(opt.ringbank)) {
-    const v = spawnSync(opt.ringbank, ['--version'], { encoding: 'utf8', timeout: 5000 });
-    rbVersion = (v.stdout || v.stderr || '').trim().split('\n')[0] || null;
-  }
-  let gitRev = null;
-  try { gitRev = execFileSync('git', ['-C', HERE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* */ }
-  let gitDirty = null;
-  try { gitDirty = execFileSync('git', ['-C', HERE, 'status', '--porcelain', '--', '../src', '../include'], { encoding: 'utf8' }).trim().length > 0; } catch { /* */ }
+const state = { started: new Date(), probes: {}, runs: [], na: {}, load0: fs.readFileSync('/proc/loadavg', 'utf8').trim(),
+  rbVersion: null, gitRev: null, gitDirty: null };
 
-  const runs = [];
-  const na = {};
-  const load0 = fs.readFileSync('/proc/loadavg', 'utf8').trim();
-  const phases = opt.cold ? ['cold', 'warm'] : ['warm'];
-  warmUp();
-  for (const wl of workloads) {
-    const active = [];
-    for (const c of contenders) {
-      const why = availability(c, wl, probes[c.id]);
-      if (why) na[`${wl.id}|${c.id}`] = why; else active.push(c);
-    }
-    if (!active.length) continue;
-    for (const phase of phases) {
-      if (phase === 'cold' && !wl.cold) continue;
-      if (phase === 'warm' && opt.cold && wl.cold) warmUp();
-      for (let rep = 0; rep < opt.reps; rep++) {
-        // alternate: rotate the order every repetition
-        const order = active.map((_, i) => active[(i + rep) % active.length]);
-        for (const c of order) {
-          const fn = c.kind === 'mcp' ? runMcp : runSync;
-          const tr0 = performance.now();
-          const rec = await fn(c, wl, { rep, cold: phase === 'cold', count: false });
-          rec.run_s = (performance.now() - tr0) / 1000;
-          runs.push(rec);
-          log(`${wl.id} ${phase} rep ${rep + 1}/${opt.reps} ${c.id}: ${rec.ok ? `${rec.wall_s.toFixed(3)} s, cpu ${rec.cpu_s?.toFixed(3)} s, ${(rec.files / rec.wall_s).toFixed(0)} ${wl.unit}/s${rec.lat_ms ? `, n=${rec.lat_ms.length}` : ''}` : 'ERROR ' + rec.error}`);
-        }
-      }
-    }
-    if (counter) {
-      if (opt.cold) warmUp();
-      // quick mode counts ringbank and the floor only (the Node peers' counts,
-      // ~20-60 syscalls per file, are in --full runs)
-      for (const c of active.filter(c => opt.mode !== 'quick' || c.family === 'rb' || c.family === 'sync')) {
-        const fn = c.kind === 'mcp' ? runMcp : runSync;
-        const rec = await fn(c, wl, { rep: -1, cold: false, count: true });
-        rec.counting = true;
-        runs.push(rec);
-        log(`${wl.id} count ${c.id}: ${rec.ok ? JSON.stringify(rec.counts) : 'ERROR ' + rec.error}`);
-      }
-    }
-  }
-
+function writeResult(aborted) {
+  const { runs, na, probes } = state;
   const pkgs = {};
   for (const n of ['@modelcontextprotocol/sdk', '@modelcontextprotocol/server-filesystem', '@allpepper/memory-bank-mcp']) pkgs[n] = pkgVersion(n);
   let manifest = null;
@@ -828,11 +773,12 @@ async function main() {
   const result = {
     format: 1,
     mode: opt.mode,
-    started: started.toISOString(),
+    aborted: aborted || undefined,
+    started: state.started.toISOString(),
     finished: new Date().toISOString(),
-    machine: { ...machine(), loadavg_start: load0, loadavg_end: fs.readFileSync('/proc/loadavg', 'utf8').trim(),
+    machine: { ...machine(), loadavg_start: state.load0, loadavg_end: fs.readFileSync('/proc/loadavg', 'utf8').trim(),
       other_load_median: median(runs.filter(r => r.ok && r.other_cpu_s != null && r.wall_s > 0.05).map(r => r.other_cpu_s / r.wall_s)) },
-    versions: { ringbank: rbVersion, ringbank_build: process.env.RB_BENCH_BUILD || null, ringbank_git: gitRev, ringbank_src_dirty: gitDirty, node: process.version, packages: pkgs,
+    versions: { ringbank: state.rbVersion, ringbank_build: process.env.RB_BENCH_BUILD || null, ringbank_git: state.gitRev, ringbank_src_dirty: state.gitDirty, node: process.version, packages: pkgs,
       servers: Object.fromEntries(Object.entries(probes).map(([k, v]) => [k, v.server ?? null])) },
     bank: { path: opt.bank, files: bankFiles.length, manifest, read_set: readSet.length, read_set_bytes: readBytes, info_set: infoSet.length, core_files: coreFiles.length },
     settings: { reps: opt.reps, cold: opt.cold, cache_drop: opt.cold ? dropMethod : null, batch: opt.batch, info_concurrency: opt.conc,
@@ -847,7 +793,81 @@ async function main() {
   };
   fs.mkdirSync(path.dirname(opt.out), { recursive: true });
   fs.writeFileSync(opt.out, JSON.stringify(result, null, 1) + '\n');
-  log(`wrote ${opt.out}`);
+  log(`wrote ${opt.out}${aborted ? ' (partial: aborted)' : ''}`);
 }
 
-main().then(() => process.exit(0), e => { console.error('[driver] fatal:', e); process.exit(1); });
+// Stopped from outside (bench/run's overall timeout, ^C): keep what was
+// measured, and take the servers down with us.
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    log(`${sig}: writing the partial result`);
+    for (const pid of livePids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    try { writeResult(true); } catch (e) { log(`could not write: ${e.message}`); }
+    process.exit(130);
+  });
+}
+
+async function main() {
+  const { probes, runs, na } = state;
+  counter = detectCounter();
+  log(`syscall counter: ${counter ?? 'none'}`);
+  for (const c of contenders) {
+    probes[c.id] = await probe(c);
+    log(`probe ${c.id}: ${probes[c.id].ok ? `${probes[c.id].server?.name ?? ''} ${probes[c.id].server?.version ?? ''} ${probes[c.id].tools ? probes[c.id].tools.length + ' tools' : ''}` : 'FAILED ' + probes[c.id].error}`);
+  }
+  if (opt.ringbank && fs.existsSync(opt.ringbank)) {
+    const v = spawnSync(opt.ringbank, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    state.rbVersion = (v.stdout || v.stderr || '').trim().split('\n')[0] || null;
+  }
+  try { state.gitRev = execFileSync('git', ['-C', HERE, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { /* */ }
+  try { state.gitDirty = execFileSync('git', ['-C', HERE, 'status', '--porcelain', '--', '../src', '../include'], { encoding: 'utf8' }).trim().length > 0; } catch { /* */ }
+
+  const phases = opt.cold ? ['cold', 'warm'] : ['warm'];
+  warmUp();
+  for (const wl of workloads) {
+    const active = [];
+    for (const c of contenders) {
+      const why = availability(c, wl, probes[c.id]);
+      if (why) na[`${wl.id}|${c.id}`] = why; else active.push(c);
+    }
+    if (!active.length) continue;
+    const failures = new Map(); // contender -> timeouts/crashes in this workload
+    const skip = c => (failures.get(c.id) || 0) >= 2;
+    for (const phase of phases) {
+      if (phase === 'cold' && !wl.cold) continue;
+      if (phase === 'warm' && opt.cold && wl.cold) warmUp();
+      for (let rep = 0; rep < opt.reps; rep++) {
+        // alternate: rotate the order every repetition
+        const order = active.map((_, i) => active[(i + rep) % active.length]);
+        for (const c of order) {
+          if (skip(c)) {
+            runs.push({ contender: c.id, workload: wl.id, rep, cache: phase, ok: false, error: 'skipped: failed twice in this workload' });
+            continue;
+          }
+          const fn = c.kind === 'mcp' ? runMcp : runSync;
+          const tr0 = performance.now();
+          const rec = await fn(c, wl, { rep, cold: phase === 'cold', count: false });
+          rec.run_s = (performance.now() - tr0) / 1000;
+          if (!rec.ok) failures.set(c.id, (failures.get(c.id) || 0) + 1);
+          runs.push(rec);
+          log(`${wl.id} ${phase} rep ${rep + 1}/${opt.reps} ${c.id}: ${rec.ok ? `${rec.wall_s.toFixed(3)} s, cpu ${rec.cpu_s?.toFixed(3)} s, ${(rec.files / rec.wall_s).toFixed(0)} ${wl.unit}/s${rec.lat_ms ? `, n=${rec.lat_ms.length}` : ''}` : 'ERROR ' + rec.error}`);
+        }
+      }
+    }
+    if (counter) {
+      if (opt.cold) warmUp();
+      // quick mode counts ringbank and the floor only (the Node peers' counts,
+      // ~20-60 syscalls per file, are in --full runs)
+      for (const c of active.filter(c => !skip(c) && (opt.mode !== 'quick' || c.family === 'rb' || c.family === 'sync'))) {
+        const fn = c.kind === 'mcp' ? runMcp : runSync;
+        const rec = await fn(c, wl, { rep: -1, cold: false, count: true });
+        rec.counting = true;
+        runs.push(rec);
+        log(`${wl.id} count ${c.id}: ${rec.ok ? JSON.stringify(rec.counts) : 'ERROR ' + rec.error}`);
+      }
+    }
+  }
+  writeResult(false);
+}
+
+main().then(() => process.exit(0), e => { console.error('[driver] fatal:', e); try { writeResult(true); } catch { /* */ } process.exit(1); });
