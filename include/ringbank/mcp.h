@@ -139,8 +139,9 @@ struct rb_stdio_opts {
 int rb_stdio_new(struct rb_stdio **out, const struct rb_stdio_opts *o);
 /* Starts reading. done(ctx, err) runs once from the loop when the session
  * is over and its output flushed (or dropped after 5 s of a client not
- * reading it): err 0; or -ETIMEDOUT when tool calls were abandoned (they
- * still hold ops in flight: the caller should exit without draining). */
+ * reading it): err 0; or -ETIMEDOUT when tool calls were abandoned or a
+ * cancelled read/write never completed (ops are still in flight: the caller
+ * should exit without draining). */
 int rb_stdio_start(struct rb_stdio *st, void (*done)(void *ctx, int err), void *ctx);
 /* Signal: stop reading, cancel calls, flush, then done. */
 void rb_stdio_shutdown(struct rb_stdio *st);

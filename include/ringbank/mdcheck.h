@@ -133,10 +133,13 @@ void rb_md_result_init(struct rb_md_result *r);
 void rb_md_result_free(struct rb_md_result *r);
 static inline const char *rb_md_str(const struct rb_md_result *r, uint32_t off) { return r->arena + off; }
 
-/* Checks one file: data[0..len) (need not be NUL-terminated), path only
- * for messages (may be NULL). Clears r first. Returns 0, or -ENOMEM (r is
- * then partial). Diagnostics come out in line order per check, not sorted
- * overall. */
+/* Checks one file: data[0..len), path only for messages (may be NULL).
+ * The byte data[len] must be readable (its value does not matter): md4c
+ * 0.4.8 reads one byte past an input that ends inside an inline link
+ * (tests/unit/faults/regress-md4c-overread.c); rb_fs_read_file's buffers
+ * and C strings end with a NUL. Clears r first. Returns 0, or -ENOMEM (r
+ * is then partial). Diagnostics come out in line order per check, not
+ * sorted overall. */
 int rb_md_check(const char *data, size_t len, const char *path, const struct rb_md_opts *o,
 		struct rb_md_result *r);
 

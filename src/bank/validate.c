@@ -50,6 +50,7 @@
 #define PROJ_BUCKETS 1024u
 #define PEND_BUCKETS 16384u
 #define PEND_MAX 32768u
+#define READ_RETRIES 8u /* for EMFILE: 2, 4 ... 256 ms */
 
 static const char *const default_required[] = {
 	"projectbrief.md", "productContext.md", "activeContext.md",
@@ -111,6 +112,8 @@ struct job {
 	char *strs;
 	uint64_t tkey;	      /* target of the link being checked */
 	bool drain;	      /* a parked check run after the walk */
+	struct rb_timer retry; /* a read refused for want of fds, tried again */
+	unsigned retries;
 	char target[PATH_MAX];
 };
 
@@ -452,10 +455,14 @@ static const char *resolve_path(const struct rb_validate *v, const char *src, co
 	size_t n = 0, blen = v->bank_rel_len, dirlen = slash ? (size_t)(slash - src) : 0;
 	char buf[PATH_MAX * 2];
 
-	if (blen)
-		n = (size_t)snprintf(buf, sizeof(buf), "%s", v->bank.rel);
-	if (*lp != '/' && dirlen)
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%.*s", n ? "/" : "", (int)dirlen, src);
+	/* buf holds PATH_MAX * 2: the bank and the source's directory fit */
+	memcpy(buf, v->bank.rel, n = blen);
+	if (*lp != '/' && dirlen) {
+		if (n)
+			buf[n++] = '/';
+		memcpy(buf + n, src, dirlen);
+		n += dirlen;
+	}
 	for (s = lp; *s;) {
 		const char *e = strchr(s, '/');
 		size_t cl = e ? (size_t)(e - s) : strlen(s);
@@ -479,7 +486,10 @@ static const char *resolve_path(const struct rb_validate *v, const char *src, co
 	buf[n] = '\0';
 	if (blen && (n < blen || memcmp(buf, v->bank.rel, blen) || (n > blen && buf[blen] != '/')))
 		return "points outside the bank";
-	snprintf(out, PATH_MAX, "%s", !blen ? buf : n > blen ? buf + blen + 1 : "");
+	s = !blen ? buf : n > blen ? buf + blen + 1 : buf + n;
+	if ((size_t)(buf + n - s) >= PATH_MAX)
+		return "path too long";
+	memcpy(out, s, (size_t)(buf + n - s) + 1);
 	return NULL;
 }
 
@@ -506,7 +516,7 @@ static void load_cb(void *ctx, int res, struct rb_fs_file *f)
 {
 	struct hset *h = ctx;
 	struct rb_validate *v = h->v;
-	struct rb_list *n;
+	struct rb_list *n, woken;
 
 	h->op = NULL;
 	v->nloads--;
@@ -519,19 +529,26 @@ static void load_cb(void *ctx, int res, struct rb_fs_file *f)
 			h->err = -ENOMEM;
 		}
 	}
+	/* Verdicts first, then h is settled (or dropped), and only then do the
+	 * waiters go on: their next links may evict sets from the LRU. */
+	rb_list_init(&woken);
 	while ((n = rb_list_pop(&h->waiters))) {
 		struct job *j = rb_container_of(n, struct job, wnode);
 		if (!v->cancelled && h->err != -ENOMEM) {
 			struct lref lr = job_lref(j);
 			anchor_verdict(v, &lr, h);
 		}
-		j->next++;
-		job_links(j);
+		rb_list_add_tail(&woken, &j->wnode);
 	}
 	if (h->state == HS_FAILED && (h->err == -ECANCELED || h->err == -ENOMEM))
 		hset_free(v, h); /* not an answer about the file: do not cache it */
 	else
 		hset_settle(v, h);
+	while ((n = rb_list_pop(&woken))) {
+		struct job *j = rb_container_of(n, struct job, wnode);
+		j->next++;
+		job_links(j);
+	}
 	maybe_finish(v);
 }
 
@@ -872,6 +889,8 @@ static void check_file(struct rb_validate *v, struct job *j, const char *data, s
 	j->nlinks = r->nlinks;
 }
 
+static void retry_cb(struct rb_timer *t);
+
 static void read_cb(void *ctx, int res, struct rb_fs_file *f)
 {
 	struct job *j = ctx;
@@ -880,6 +899,15 @@ static void read_cb(void *ctx, int res, struct rb_fs_file *f)
 	j->op = NULL;
 	if (v->cancelled) {
 		job_end(j);
+		return;
+	}
+	if ((res == -EMFILE || res == -ENFILE) && j->retries < READ_RETRIES) {
+		/* Out of file descriptors (a low RLIMIT_NOFILE): read fewer files
+		 * at once from now on, and this one again a little later. */
+		if (v->o.max_inflight > 8)
+			v->o.max_inflight /= 2;
+		j->retry.data = j;
+		rb_timer_start(v->loop, &j->retry, 1u << ++j->retries, retry_cb);
 		return;
 	}
 	if (res < 0 && v->npend)
@@ -896,6 +924,26 @@ static void read_cb(void *ctx, int res, struct rb_fs_file *f)
 		emit(v, j->rel, 0, RB_MD_READ_ERROR, "cannot read: %s", rb_strerror(res));
 	progress(v);
 	job_links(j);
+}
+
+static int job_read(struct rb_validate *v, struct job *j)
+{
+	struct rb_path p;
+	int r = mkpath(v, j->rel, &p);
+	return r < 0 ? r : rb_fs_read_file(v->fs, &p, RB_FS_NOFOLLOW, v->max_file_bytes, RB_CAP_BULK, read_cb, j, &j->op);
+}
+
+static void retry_cb(struct rb_timer *t)
+{
+	struct job *j = t->data;
+	struct rb_validate *v = j->v;
+	if (v->cancelled) {
+		job_end(j);
+	} else if (job_read(v, j) < 0) {
+		emit(v, j->rel, 0, RB_MD_READ_ERROR, "cannot start reading");
+		progress(v);
+		job_end(j);
+	}
 }
 
 static struct job *job_new(struct rb_validate *v, const char *rel)
@@ -916,15 +964,13 @@ static struct job *job_new(struct rb_validate *v, const char *rel)
  * the read itself stops at the size limit and tells empty files apart. */
 static void start_file(struct rb_validate *v, const struct rb_walk_entry *e)
 {
-	struct rb_path p;
 	struct job *j = job_new(v, e->rel);
 
 	if (!j) {
 		emit(v, e->rel, 0, RB_MD_READ_ERROR, "out of memory");
 		return;
 	}
-	if (mkpath(v, e->rel, &p) < 0 ||
-	    rb_fs_read_file(v->fs, &p, RB_FS_NOFOLLOW, v->max_file_bytes, RB_CAP_BULK, read_cb, j, &j->op) < 0) {
+	if (job_read(v, j) < 0) {
 		emit(v, e->rel, 0, RB_MD_READ_ERROR, "cannot start reading");
 		progress(v);
 		job_end(j);
@@ -1374,6 +1420,8 @@ void rb_validate_cancel(struct rb_validate *v)
 		struct job *j = rb_container_of(n, struct job, node);
 		if (j->op)
 			rb_fs_cancel(j->op);
+		else if (rb_timer_active(&j->retry))
+			rb_timer_start(v->loop, &j->retry, 0, retry_cb); /* ends it on the next turn */
 	}
 	for (n = v->loading.next; n != &v->loading; n = n->next) {
 		struct hset *h = rb_container_of(n, struct hset, node);

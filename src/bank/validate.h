@@ -7,7 +7,10 @@
  *
  * Rules (arguments win over the bank's `.memory-bank-rules.json`, which wins
  * over the defaults): required_files (default: the six memory-bank core
- * files), max_file_bytes (default 4 MiB), check_links (default true).
+ * files), max_file_bytes (default 4 MiB), check_links (default true). The
+ * rules file is a JSON object of at most 64 KiB; other keys in it are
+ * ignored (room for other tools), a malformed file fails the validation.
+ * Markdown files are those named *.md or *.markdown (any case).
  *
  * Projects and core files: a directory is a project when it directly holds
  * at least one required file (any entry type but a directory counts); each

@@ -139,8 +139,11 @@ void fs_cache_put(struct fs_cache *c, const struct statx *s, int64_t stat_rt_ns,
 		drop(c, pp);
 	while (c->bytes + len > c->budget && !rb_list_empty(&c->lru)) {
 		struct ent *old = rb_container_of(c->lru.prev, struct ent, lru);
-		drop(c, find(c, &(struct statx){ .stx_ino = old->ino, .stx_dev_major = old->dev_major,
-						  .stx_dev_minor = old->dev_minor }));
+		struct ent **opp = find(c, &(struct statx){ .stx_ino = old->ino, .stx_dev_major = old->dev_major,
+							    .stx_dev_minor = old->dev_minor });
+		if (!*opp)
+			break; /* cannot happen: every entry on the LRU is in the table */
+		drop(c, opp);
 	}
 	e = malloc(sizeof(*e) + len);
 	if (!e)

@@ -483,6 +483,16 @@ static void unlink_done(void *ctx, int res)
 			try_create(lk);
 		return;
 	case L_RELEASE:
+		/* A lock file left behind blocks every writer of the file until it
+		 * is stale (our own pid is alive): retry a failed unlink a few
+		 * times before giving up on it (issue 8, fault injection). */
+		if (res < 0 && res != -ENOENT && lk->tries++ < 3) {
+			fs_unlink(lk, L_RELEASE, &lk->lockp);
+			return;
+		}
+		if (res < 0 && res != -ENOENT)
+			rb_log(RB_LOG_WARNING, "%s: cannot remove the lock file (%s); writers will wait until it is stale",
+			       lk->lockp.abs, rb_strerror(res));
 		if (lk->rel_cb)
 			lk->rel_cb(lk->rel_ctx, res);
 		free(lk);
@@ -665,5 +675,6 @@ void rb_lock_release(struct rb_lock *lk, void (*cb)(void *ctx, int res), void *c
 	lk->rel_cb = cb;
 	lk->rel_ctx = ctx;
 	lk->have_lock = false;
+	lk->tries = 0; /* now counts the unlink attempts */
 	fs_unlink(lk, L_RELEASE, &lk->lockp);
 }

@@ -19,8 +19,10 @@
  *  - the caller wants the metadata (RB_FS_READ_STAT) or the cache
  *    (RB_FS_READ_CACHED).
  * A fifo with a writer but no data fails the read with -EAGAIN (the open is
- * O_NONBLOCK); one that holds data when READFILE runs is read like a file:
- * telling it apart would need the STATX the fast path exists to avoid.
+ * O_NONBLOCK); one that holds data when READFILE runs is read like a file,
+ * as is a device whose read comes back short (/dev/zero interrupted by task
+ * work): telling them apart would need the STATX the fast path exists to
+ * avoid, and such nodes have no business in a memory bank.
  * Files that grow while being read are followed up to the limit.
  *
  * The op holds one permit plus the bytes of its buffer; growing the buffer
@@ -316,7 +318,8 @@ static void read_cancel(struct rb_fs_op *op)
 {
 	struct read_op *o = (struct read_op *)op;
 
-	if (o->state == R_DONE)
+	/* A close is never cancelled: it would leave the fd open. */
+	if (o->state == R_DONE || o->state == R_CLOSE)
 		return;
 	if (fs_op_withdraw(op)) {
 		/* Waiting for permits: at the start (nothing open) or while

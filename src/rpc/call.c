@@ -325,6 +325,12 @@ int rb_arg_path(struct rb_call *call, const char *field, struct rb_path *out)
 
 	if (r < 0)
 		return r;
+	/* A JSON string may hold "\u0000": the C string would silently name a
+	 * prefix of what the client asked for (issue 8, escape suite). */
+	if (strlen(s) != yyjson_get_len(arg(call, field)))
+		return rb_call_fail_msg(call, "%s: a path cannot contain a NUL byte", field);
+	if (!*s)
+		return rb_call_fail_msg(call, "%s: must not be empty", field);
 	r = rb_fs_resolve(call->fs, s, out);
 	if (r < 0)
 		return rb_call_fail_msg(call, "%s: %s", s, rb_strerror(r));

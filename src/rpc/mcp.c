@@ -25,6 +25,7 @@
  * if some tool still has not finished abandon_ms after cancellation the
  * session reports itself abandoned so the process exits instead of hanging. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@ struct rb_mcp {
 	bool shutting_down, cancelled_all, idle_sent, abandoned;
 	struct rb_defer idle_defer;
 	bool in_sink;
+	pthread_t loop_thread;
 };
 
 static const struct rb_call_hooks call_hooks;
@@ -129,8 +131,10 @@ static void log_sink(void *ctx, enum rb_log_level lvl, const char *msg)
 	yyjson_mut_doc *d;
 	yyjson_mut_val *p;
 
-	/* in_sink: a log line written while sending must not recurse. */
-	if (m->in_sink || !m->initialized || (int)lvl < m->log_level)
+	/* in_sink: a log line written while sending must not recurse. A line
+	 * logged on another thread (an io worker) only goes to stderr: the
+	 * session is the loop thread's. */
+	if (m->in_sink || !m->initialized || (int)lvl < m->log_level || !pthread_equal(pthread_self(), m->loop_thread))
 		return;
 	d = yyjson_mut_doc_new(NULL);
 	if (!d)
@@ -748,6 +752,7 @@ int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
 		m->o.roots_timeout_ms = 5000;
 	m->loop = rb_io_loop(rb_fs_io(o->fs));
 	m->log_level = LEVEL_DEFAULT;
+	m->loop_thread = pthread_self();
 	rb_list_init(&m->running);
 	rb_list_init(&m->held);
 	m->roots_timer.data = m->grace_timer.data = m->abandon_timer.data = m->idle_defer.data = m;

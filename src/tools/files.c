@@ -420,7 +420,7 @@ static void edit_read(void *ctx, int res, struct rb_fs_file *file)
 		return;
 	}
 	/* A fence longer than any backtick run inside the diff. */
-	while (memmem(diff.p, diff.len, "``````````````````````````````", ticks) && ticks < 30)
+	while (diff.len && memmem(diff.p, diff.len, "``````````````````````````````", ticks) && ticks < 30)
 		ticks++;
 	rb_sbuf_addf(&f->diff, "%.*sdiff\n", (int)ticks, "``````````````````````````````");
 	rb_sbuf_add(&f->diff, diff.p, diff.len);

@@ -249,6 +249,11 @@ static int rmf_run(struct rb_call *call)
 			rmf_free(m);
 			return rb_call_fail_msg(call, "paths[%zu]: expected a string", i);
 		}
+		if (strlen(yyjson_get_str(v)) != yyjson_get_len(v)) { /* "\u0000": issue 8 */
+			m->n = 0;
+			rmf_free(m);
+			return rb_call_fail_msg(call, "paths[%zu]: a path cannot contain a NUL byte", i);
+		}
 		m->names[i] = yyjson_get_str(v);
 	}
 	for (i = 0; i < FILES_MAX_OPS; i++)

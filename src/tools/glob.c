@@ -230,6 +230,7 @@ static int alt_init(struct alt *a, char *pat)
 		 * absolute pattern never matches a relative path) and a trailing
 		 * one ("dir/" matches no file name). */
 		bool keep = *p || p == pat || !slash;
+		/* cppcheck-suppress uninitvar ; segs[0..n) are set (n > 0) */
 		if (keep && n > 0 && !segs[n - 1] && !strcmp(p, "**"))
 			keep = false; /* "**" / "**" is one globstar */
 		if (keep) {
@@ -276,7 +277,7 @@ int rb_glob_new(const char *pat, struct rb_glob **out)
 		r = sv.err;
 		goto out;
 	}
-	g->alts = calloc(sv.n, sizeof *g->alts);
+	g->alts = calloc(sv.n ? sv.n : 1, sizeof *g->alts); /* calloc(0) may return NULL */
 	if (!g->alts) {
 		r = -ENOMEM;
 		goto out;

@@ -523,7 +523,6 @@ static int pj_run(struct rb_call *call, enum pj_kind kind)
 		r = rb_fs_mkdir(p->fs, &p->dir, false, RB_CAP_INTERACTIVE, mkdir_done, p, &p->op);
 		if (r == -EEXIST) {
 			p->op = NULL;
-			r = 0;
 			p->step = P_WRITE;
 			r = rb_fs_write_atomic(p->fs, &p->file_path, p->content, p->content_len,
 					       RB_FS_WRITE_CREATE_ONLY, RB_CAP_INTERACTIVE, write_done, p, &p->op);

@@ -367,7 +367,12 @@ static void start_read(struct search *s, const char *rel)
 static void pump(struct search *s)
 {
 	while (!s->cancelled && s->nactive < SEARCH_READS && s->nqueue) {
-		struct pending *p = rb_container_of(rb_list_pop(&s->queue), struct pending, node);
+		struct rb_list *n = rb_list_pop(&s->queue);
+		struct pending *p;
+
+		if (!n)
+			break; /* nqueue counts the queue: cannot happen */
+		p = rb_container_of(n, struct pending, node);
 
 		s->nqueue--;
 		start_read(s, p->rel);
@@ -768,6 +773,9 @@ static int search_args(struct rb_call *call, struct search *s)
 
 	if ((r = rb_arg_string(call, "path", false, &path)) < 0)
 		return r;
+	/* "\u0000" would silently name a prefix of the path (issue 8). */
+	if (path && strlen(path) != yyjson_get_len(yyjson_obj_get(rb_call_args(call), "path")))
+		return rb_call_fail_msg(call, "path: a path cannot contain a NUL byte");
 	if (!path) {
 		if (!rb_fs_root_count(fs))
 			return rb_call_fail_msg(call, "path: required (no root is configured)");

@@ -236,6 +236,9 @@ static int stats_run(struct rb_call *call)
 
 	if ((r = rb_arg_string(call, "path", false, &path)) < 0)
 		return r;
+	/* "\u0000" would silently name a prefix of the path (issue 8). */
+	if (path && strlen(path) != yyjson_get_len(yyjson_obj_get(rb_call_args(call), "path")))
+		return rb_call_fail_msg(call, "path: a path cannot contain a NUL byte");
 	if (!path) {
 		if (!rb_fs_root_count(fs))
 			return rb_call_fail_msg(call, "path: required (no root is configured)");

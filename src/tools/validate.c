@@ -131,7 +131,7 @@ static char *summary(struct vstate *s, const struct rb_validate_report *rep, con
 		fprintf(f, "... %zu more in structuredContent.files.\n", n - TEXT_DIAGS);
 	if (truncated)
 		fprintf(f, "Truncated: %zu of %llu diagnostics listed (max_reported, or the reply size limit); "
-			"the totals above are complete.\n", n, (unsigned long long)(rep->errors + rep->warnings));
+			"the totals above are complete.\n", n, (unsigned long long)rep->errors + rep->warnings);
 	fclose(f);
 	*len = cap;
 	return buf;
@@ -182,6 +182,18 @@ static int v_run(struct rb_call *call)
 	if (rules && !yyjson_is_obj(rules)) {
 		r = rb_call_fail_msg(call, "rules: expected an object");
 		goto fail;
+	}
+	if (rules) {
+		size_t i, n;
+		yyjson_val *k, *val;
+		yyjson_obj_foreach(rules, i, n, k, val) {
+			const char *name = yyjson_get_str(k);
+			if (strcmp(name, "required_files") && strcmp(name, "max_file_bytes") && strcmp(name, "check_links")) {
+				r = rb_call_fail_msg(call, "rules.%s: unknown rule (expected required_files, max_file_bytes, "
+							   "check_links)", name);
+				goto fail;
+			}
+		}
 	}
 	if (rules && (x = yyjson_obj_get(rules, "required_files"))) {
 		size_t i, n;

@@ -14,8 +14,9 @@
  *
  * Reading: 64 KiB chunks into rb_lines (size limit, oversized lines counted
  * and dropped without being buffered). Reading pauses while too many calls
- * are in flight or too much output is queued (a client that stops reading
- * our replies cannot make us buffer without bound) and resumes as they drain.
+ * are in flight or too much output is queued (8 MiB or 16k messages: a
+ * client that stops reading our replies cannot make us buffer without
+ * bound) and resumes as they drain.
  *
  * Writing: one write in flight; queued messages are coalesced into one
  * buffer up to 256 KiB (a larger message goes out as is); short writes are
@@ -24,7 +25,7 @@
  * Ending: stdin EOF -> the session finishes its calls (grace, then cancel);
  * rb_stdio_shutdown (a signal) -> reading stops and calls are cancelled at
  * once. When the session is idle the queued output is flushed (at most
- * FLUSH_MS, then dropped) and done() runs. */
+ * FLUSH_MS, then dropped and the pending ops cancelled) and done() runs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,7 +40,8 @@
 #define READS_PER_TURN 4
 #define COALESCE_MAX (256u << 10)
 #define PAUSE_CALLS 4096
-#define PAUSE_OUT_BYTES (32u << 20)
+#define PAUSE_OUT_BYTES (8u << 20)
+#define PAUSE_OUT_MSGS 16384
 #define FLUSH_MS 5000
 
 struct outmsg {
@@ -64,6 +66,7 @@ struct rb_stdio {
 	/* writing */
 	struct rb_list outq;
 	size_t out_bytes; /* queued + in flight */
+	size_t out_msgs;  /* queued */
 	struct rb_io_req wreq;
 	struct rb_poll wpoll;
 	struct rb_defer write_defer;
@@ -72,7 +75,7 @@ struct rb_stdio {
 	bool writing, out_dead;
 	/* ending */
 	bool session_idle, done_sent;
-	int done_err;
+	int done_err, flush_tries;
 	struct rb_timer flush_timer;
 	struct rb_defer done_defer;
 	void (*done)(void *ctx, int err);
@@ -125,6 +128,7 @@ static void drop_output(struct rb_stdio *st)
 	while ((n = rb_list_pop(&st->outq))) {
 		struct outmsg *om = rb_container_of(n, struct outmsg, node);
 		st->out_bytes -= om->len;
+		st->out_msgs--;
 		free(om->buf);
 		free(om);
 	}
@@ -136,13 +140,30 @@ static void drop_output(struct rb_stdio *st)
 	}
 }
 
+/* The end is taking too long: first drop the output the client does not
+ * read and cancel what is pending; if even the cancellations have not
+ * completed a second later, give up (-ETIMEDOUT: ops are still in flight,
+ * the caller exits without draining). Never hang. */
 static void flush_timeout(struct rb_timer *t)
 {
 	struct rb_stdio *st = t->data;
-	rb_log(RB_LOG_WARNING, "stdout: the client did not read %zu bytes of replies in %d ms; dropping them",
-	       st->out_bytes, FLUSH_MS);
-	drop_output(st);
-	maybe_done(st);
+
+	if (st->flush_tries++ == 0) {
+		if (st->writing || !rb_list_empty(&st->outq))
+			rb_log(RB_LOG_WARNING, "stdout: the client did not read %zu bytes of replies in %d ms; "
+			       "dropping them", st->out_bytes, FLUSH_MS);
+		drop_output(st);
+		stop_reading(st);
+		maybe_done(st);
+		if (!st->done_sent)
+			rb_timer_start(st->loop, &st->flush_timer, 1000, flush_timeout);
+		return;
+	}
+	rb_log(RB_LOG_ERROR, "stdio: %s did not complete after cancellation; giving up",
+	       st->reading ? "a read of stdin" : "a write to stdout");
+	st->done_err = -ETIMEDOUT;
+	st->done_sent = true;
+	rb_defer(st->loop, &st->done_defer, done_now);
 }
 
 static void on_session_idle(void *ctx, bool abandoned)
@@ -153,9 +174,9 @@ static void on_session_idle(void *ctx, bool abandoned)
 	if (abandoned)
 		st->done_err = -ETIMEDOUT;
 	stop_reading(st);
-	if (st->writing || !rb_list_empty(&st->outq))
-		rb_timer_start(st->loop, &st->flush_timer, FLUSH_MS, flush_timeout);
 	maybe_done(st);
+	if (!st->done_sent)
+		rb_timer_start(st->loop, &st->flush_timer, FLUSH_MS, flush_timeout);
 }
 
 void rb_stdio_shutdown(struct rb_stdio *st)
@@ -189,10 +210,10 @@ static void write_complete(struct rb_stdio *st)
 	st->wlen = st->woff = 0;
 	if (st->paused)
 		read_arm(st);
-	write_next(st);
 }
 
-static void write_submit(struct rb_stdio *st);
+static bool write_submit(struct rb_stdio *st);
+static void write_done(struct rb_io_req *req);
 
 static void write_ready(struct rb_poll *p, int revents)
 {
@@ -203,7 +224,10 @@ static void write_ready(struct rb_poll *p, int revents)
 		write_failed(st, revents < 0 ? revents : -ECANCELED);
 		return;
 	}
-	write_submit(st);
+	if (write_submit(st)) {
+		write_complete(st);
+		write_next(st);
+	}
 }
 
 static void write_wait(struct rb_stdio *st)
@@ -221,26 +245,36 @@ static void write_done(struct rb_io_req *req)
 {
 	struct rb_stdio *st = req->data;
 	int64_t res = req->res;
+	bool again = false;
 
 	st->writing = false;
 	if (st->out_dead) {
 		write_failed(st, -ECANCELED);
-	} else if (res > 0) {
+		return;
+	}
+	if (res > 0) {
 		st->woff += (size_t)res;
-		if (st->woff < st->wlen)
-			write_submit(st); /* short write: the rest */
-		else
+		if (st->woff == st->wlen) {
 			write_complete(st);
+			write_next(st);
+			return;
+		}
+		again = true; /* short write: the rest */
 	} else if (res == -EAGAIN) {
 		write_wait(st); /* an O_NONBLOCK fd: wait for room */
+		return;
 	} else if (res == -EINTR || res == 0) {
-		write_submit(st);
-	} else {
-		write_failed(st, (int)res);
+		again = true;
 	}
+	if (again)
+		write_submit(st); /* on the ring: always pending or failed */
+	else
+		write_failed(st, (int)res);
 }
 
-static void write_submit(struct rb_stdio *st)
+/* Writes the rest of wbuf. Returns true when it was all written at once
+ * (threads backend); false when an op or poll is pending, or it failed. */
+static bool write_submit(struct rb_stdio *st)
 {
 	if (st->uring) {
 		int r;
@@ -254,7 +288,7 @@ static void write_submit(struct rb_stdio *st)
 			write_failed(st, r);
 		else
 			st->writing = true;
-		return;
+		return false;
 	}
 	while (st->woff < st->wlen) {
 		ssize_t n = write(st->o.out_fd, st->wbuf + st->woff, st->wlen - st->woff);
@@ -264,64 +298,69 @@ static void write_submit(struct rb_stdio *st)
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			write_wait(st);
-			return;
+			return false;
 		} else {
 			write_failed(st, n < 0 ? -errno : -EIO);
-			return;
+			return false;
 		}
 	}
-	write_complete(st);
+	return true;
 }
 
+/* Takes the next buffer from the queue (coalescing small messages) and
+ * writes it; loops while writes complete at once, so a long queue on the
+ * threads backend does not recurse. */
 static void write_next(struct rb_stdio *st)
 {
-	struct outmsg *om;
-	struct rb_list *n;
+	while (!st->writing && !st->out_dead && !st->wbuf) {
+		struct rb_list *n = rb_list_pop(&st->outq);
+		struct outmsg *om;
 
-	if (st->writing || st->out_dead || st->wbuf)
-		return;
-	n = rb_list_pop(&st->outq);
-	if (!n) {
-		maybe_done(st);
-		return;
-	}
-	om = rb_container_of(n, struct outmsg, node);
-	if (om->len >= COALESCE_MAX || rb_list_empty(&st->outq)) {
-		st->wbuf = om->buf;
-		st->wlen = om->len;
-		free(om);
-	} else {
-		/* Several small replies: one write instead of one each. */
-		size_t total = om->len;
-		struct rb_list *p;
-		char *buf;
-		for (p = st->outq.next; p != &st->outq; p = p->next) {
-			struct outmsg *x = rb_container_of(p, struct outmsg, node);
-			if (total + x->len > COALESCE_MAX)
-				break;
-			total += x->len;
+		if (!n) {
+			maybe_done(st);
+			return;
 		}
-		buf = malloc(total);
-		if (!buf) {
-			st->wbuf = om->buf; /* no memory to coalesce: send one */
+		om = rb_container_of(n, struct outmsg, node);
+		st->out_msgs--;
+		if (om->len >= COALESCE_MAX || rb_list_empty(&st->outq)) {
+			st->wbuf = om->buf;
 			st->wlen = om->len;
 			free(om);
 		} else {
-			st->wbuf = buf;
-			st->wlen = 0;
-			for (;;) {
-				memcpy(buf + st->wlen, om->buf, om->len);
-				st->wlen += om->len;
-				free(om->buf);
-				free(om);
-				if (st->wlen == total)
+			/* Several small replies: one write instead of one each. */
+			size_t total = om->len;
+			struct rb_list *p;
+			char *buf;
+			for (p = st->outq.next; p != &st->outq; p = p->next) {
+				struct outmsg *x = rb_container_of(p, struct outmsg, node);
+				if (total + x->len > COALESCE_MAX)
 					break;
-				om = rb_container_of(rb_list_pop(&st->outq), struct outmsg, node);
+				total += x->len;
+			}
+			buf = malloc(total);
+			if (!buf) {
+				st->wbuf = om->buf; /* no memory to coalesce: send one */
+				st->wlen = om->len;
+				free(om);
+			} else {
+				st->wbuf = buf;
+				st->wlen = 0;
+				for (;;) {
+					memcpy(buf + st->wlen, om->buf, om->len);
+					st->wlen += om->len;
+					free(om->buf);
+					free(om);
+					if (st->wlen == total)
+						break;
+					om = rb_container_of(rb_list_pop(&st->outq), struct outmsg, node);
+					st->out_msgs--;
+				}
 			}
 		}
+		st->woff = 0;
+		if (write_submit(st))
+			write_complete(st);
 	}
-	st->woff = 0;
-	write_submit(st);
 }
 
 static void write_kick(struct rb_defer *d)
@@ -342,6 +381,7 @@ static void stdio_send(void *ctx, char *msg, size_t len)
 	om->len = len;
 	rb_list_add_tail(&st->outq, &om->node);
 	st->out_bytes += len;
+	st->out_msgs++;
 	/* Deferred: replies produced in the same loop turn share one write. */
 	if (!st->writing && !st->wbuf)
 		rb_defer(st->loop, &st->write_defer, write_kick);
@@ -380,7 +420,8 @@ static void read_failed(struct rb_stdio *st, int err)
 
 static bool must_pause(struct rb_stdio *st)
 {
-	return rb_mcp_inflight(st->mcp) >= PAUSE_CALLS || st->out_bytes >= PAUSE_OUT_BYTES;
+	return rb_mcp_inflight(st->mcp) >= PAUSE_CALLS || st->out_bytes >= PAUSE_OUT_BYTES ||
+	       st->out_msgs >= PAUSE_OUT_MSGS;
 }
 
 static void read_ready(struct rb_poll *p, int revents);

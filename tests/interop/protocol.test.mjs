@@ -282,6 +282,23 @@ describe(`bad input never kills the session (io=${RB_IO})`, () => {
     await s.close();
   });
 
+  test('a client that stops reading replies: the server stops reading too, memory stays flat', async () => {
+    const s = raw([root]);
+    await s.initialize();
+    const base = peakRss(s.pid);
+    s.child.stdout.pause();
+    const N = 200000;
+    let batch = '';
+    for (let i = 0; i < N; i++) batch += `{"jsonrpc":"2.0","id":${i},"method":"ping"}\n`;
+    s.write(batch); // ~8 MiB in, ~7 MiB of replies
+    await sleep(1500);
+    const grew = peakRss(s.pid) - base;
+    s.child.stdout.resume();
+    for (let i = 0; i < N; i++) assert.equal((await s.reply()).id, i);
+    assert.ok(grew < 6 << 20, `peak RSS grew ${(grew / 1048576).toFixed(1)} MiB while the client was not reading`);
+    assert.equal((await s.close()).code, 0);
+  });
+
   test('200 requests in one write are all answered', async () => {
     const s = raw([root]);
     await s.initialize();
@@ -401,6 +418,32 @@ describe(`shutdown (io=${RB_IO})`, () => {
     assert.throws(() => fdCount(pid)); // /proc/PID is gone
   });
 
+  test('the client closes our stdout: quiet exit 0', async () => {
+    const s = raw([root]);
+    await s.initialize();
+    s.child.stdout.destroy();
+    for (let i = 0; i < 50; i++) s.send({ jsonrpc: '2.0', id: i, method: 'ping' });
+    const ex = await s.exited;
+    assert.deepEqual(ex, { code: 0, signal: null });
+    assert.doesNotMatch(s.stderr(), /warning|error/);
+  });
+
+  test('SIGTERM while the client reads nothing: output dropped after 5 s, exit 0', async () => {
+    const s = raw([root]);
+    await s.initialize();
+    s.child.stdout.pause();
+    let batch = '';
+    for (let i = 0; i < 100000; i++) batch += `{"jsonrpc":"2.0","id":${i},"method":"ping"}\n`;
+    s.write(batch);
+    await sleep(500);
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    assert.deepEqual(await s.exited, { code: 0, signal: null });
+    const took = Date.now() - t0;
+    assert.ok(took >= 4500 && took < 9000, `exit took ${took} ms`);
+    assert.match(s.stderr(), /did not read \d+ bytes of replies/);
+  });
+
   test('SIGTERM cancels calls held for roots: no reply, exit 0 at once', async () => {
     // The client declares roots but never answers roots/list, so tools/call
     // requests stay held (up to 5 s) when the signal comes.
@@ -485,6 +528,26 @@ describe(`concurrency with the file tools (io=${RB_IO})`, () => {
       { onprogress: (p) => seen.push(p) });
     assert.ok(seen.length >= 1, 'progress was reported');
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i].progress > seen[i - 1].progress);
+  });
+
+  test('notifications/cancelled: the call stops and gets no reply', async (t) => {
+    if (!names.has('search_files')) return t.skip('search_files is not built in yet');
+    const s = raw([big]);
+    await s.initialize();
+    const base = fdCount(s.pid);
+    // One write: the cancel is read in the same turn the search starts.
+    s.write(JSON.stringify({ jsonrpc: '2.0', id: 'slow', method: 'tools/call',
+      params: { name: 'search_files', arguments: { path: big, pattern: '**/*.md' } } }) + '\n' +
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow', reason: 'test' } }) + '\n' +
+      JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'ping' }) + '\n');
+    assert.equal((await s.reply()).id, 'p');
+    await assert.rejects(s.reply(500)); // nothing for 'slow'
+    assert.equal(fdCount(s.pid), base);
+    // Cancelling an unknown or finished request is ignored.
+    s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow' } });
+    s.send({ jsonrpc: '2.0', id: 'q', method: 'ping' });
+    assert.equal((await s.reply()).id, 'q');
+    assert.equal((await s.close()).code, 0);
   });
 
   test('stdin EOF with a long call in flight: its reply still comes, then exit 0', async (t) => {

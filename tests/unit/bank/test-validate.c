@@ -202,6 +202,12 @@ static void test_no_projects_and_failures(struct env *e)
 	ASSERT(strstr(r.text, "rules.max_file_bytes"));
 	res_free(&r);
 
+	snprintf(args, sizeof(args), "{\"path\":\"%s/plain\",\"rules\":{\"max_bytes\":1}}", e->dir);
+	call_tool(e, "validate_memory_bank", args, &r);
+	ASSERT(r.is_error);
+	ASSERT(strstr(r.text, "rules.max_bytes: unknown rule"));
+	res_free(&r);
+
 	snprintf(args, sizeof(args), "{\"path\":\"/etc\"}");
 	call_tool(e, "validate_memory_bank", args, &r);
 	ASSERT(r.is_error);

@@ -54,6 +54,7 @@ struct t_tool_res {
 	int finished;
 	bool is_error;
 	char text[1024];
+	char *structured; /* structuredContent as JSON text (malloc'ed), or NULL */
 };
 
 static inline void t_tool_fin(struct rb_call *call, yyjson_mut_doc *doc, yyjson_mut_val *result, bool is_error)
@@ -65,6 +66,31 @@ static inline void t_tool_fin(struct rb_call *call, yyjson_mut_doc *doc, yyjson_
 	o->finished++;
 	o->is_error = is_error;
 	snprintf(o->text, sizeof o->text, "%s", t ? t : "");
+	free(o->structured);
+	o->structured = yyjson_mut_val_write(yyjson_mut_obj_get(result, "structuredContent"), 0, NULL);
+}
+
+/* An unsigned number at a dotted path ("by_code.read_error") of the
+ * structured result, or -1. */
+static inline long long t_tool_num(const struct t_tool_res *o, const char *dotted)
+{
+	yyjson_doc *d = o->structured ? yyjson_read(o->structured, strlen(o->structured), 0) : NULL;
+	yyjson_val *v = yyjson_doc_get_root(d);
+	char key[128];
+	const char *p = dotted, *dot;
+	long long r = -1;
+	while (v && *p) {
+		dot = strchr(p, '.');
+		snprintf(key, sizeof key, "%.*s", (int)(dot ? (size_t)(dot - p) : strlen(p)), p);
+		v = yyjson_obj_get(v, key);
+		p = dot ? dot + 1 : p + strlen(p);
+	}
+	if (yyjson_is_uint(v))
+		r = (long long)yyjson_get_uint(v);
+	else if (yyjson_is_sint(v))
+		r = yyjson_get_sint(v);
+	yyjson_doc_free(d);
+	return r;
 }
 
 static const struct rb_call_hooks t_tool_hooks = { t_tool_fin, NULL };
@@ -82,6 +108,7 @@ static inline void t_tool(struct env *e, const char *tool, const char *json, str
 	if (!t)
 		T_FAIL("no tool %s", tool);
 	ASSERT(d != NULL);
+	free(o->structured);
 	memset(o, 0, sizeof(*o));
 	ASSERT_EQ(rb_call_new(&call, t, e->fs, yyjson_doc_get_root(d), false, &t_tool_hooks, o), 0);
 	rb_call_start(call);

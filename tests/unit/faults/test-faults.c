@@ -511,8 +511,9 @@ static void drive(struct env *e, const struct fcase *fc)
 			}
 			injected++;
 			if (verbose)
-				fprintf(stderr, "%s/%s/%s n=%llu -> %d %s\n", kname(e->kind), fc->name, t_errname(err),
-					(unsigned long long)n, res, fc->tool ? msg : (res < 0 ? rb_strerror(res) : ""));
+				fprintf(stderr, "%s/%s/%s n=%llu -> %d %.*s\n", kname(e->kind), fc->name, t_errname(err),
+					(unsigned long long)n, res, (int)strcspn(fc->tool ? msg : "", "\n"),
+					fc->tool ? msg : (res < 0 ? rb_strerror(res) : ""));
 			if (res >= 0)
 				successes_after_fault++;
 			else if (!fc->tool) {
@@ -547,6 +548,27 @@ static void drive(struct env *e, const struct fcase *fc)
 			if (n > 2000)
 				T_FAIL("%s: more than 2000 requests?", fc->name);
 		}
+	}
+	/* Every read and write short (each halved, again and again): the
+	 * operation still completes with the right bytes. */
+	{
+		uint64_t hits;
+		int fd_base, res;
+		fc->setup(e);
+		t_settle(e);
+		fd_base = t_fd_count();
+		hits = rb_io_fault_count(e->io);
+		rb_io_fault_set(e->io, RB_IO_NOP, 1, 1, RB_IO_FAULT_SHORT);
+		res = fc->run(e, msg, sizeof msg);
+		rb_io_fault_set(e->io, RB_IO_NOP, 0, 0, 0);
+		t_settle(e);
+		injected += rb_io_fault_count(e->io) - hits;
+		if (res < 0)
+			T_FAIL("%s on %s: every transfer short: %d %s", fc->name, kname(e->kind), res,
+			       fc->tool ? msg : rb_strerror(res));
+		fc->check(e, res);
+		t_no_leftovers(e->dir, fc->name);
+		ASSERT_EQ(t_fd_count(), fd_base);
 	}
 	/* Every operation issues requests: at least one fault per error hit it. */
 	ASSERT_GE(injected, T_NERRS - 1);
