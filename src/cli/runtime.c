@@ -77,7 +77,7 @@ int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)
 	struct rb_loop_opts lo = { .quiet = true };
 	struct rb_io_opts io = { .threads = o->threads };
 	struct rb_cap_opts co = { .permits = o->permits };
-	struct rb_fs_opts fo = { .max_file_bytes = o->max_file_bytes };
+	struct rb_fs_opts fo = { .max_file_bytes = o->max_file_bytes, .cache_bytes = 64u << 20 };
 	const char *env = getenv("RINGBANK_IO");
 	enum rb_io_choice choice = o->io;
 	int r;

@@ -63,7 +63,8 @@ struct rb_lock {
 	int fd;			/* lock or .reap fd while open */
 	bool have_lock, have_reap, cancelled;
 	int err, defer_res;
-	unsigned tries;
+	unsigned tries;		/* acquisition attempts */
+	unsigned release_tries;	/* unlink retries on release (tries counts the acquisition) */
 	uint64_t rnd;		/* xorshift state for the backoff jitter */
 	uint64_t deadline_ns;
 	char body[320];
@@ -486,7 +487,7 @@ static void unlink_done(void *ctx, int res)
 		/* A lock file left behind blocks every writer of the file until it
 		 * is stale (our own pid is alive): retry a failed unlink a few
 		 * times before giving up on it (issue 8, fault injection). */
-		if (res < 0 && res != -ENOENT && lk->tries++ < 3) {
+		if (res < 0 && res != -ENOENT && lk->release_tries++ < 3) {
 			fs_unlink(lk, L_RELEASE, &lk->lockp);
 			return;
 		}
