@@ -55,10 +55,15 @@ void rb_call_start(struct rb_call *call);
  * once. Idempotent. */
 void rb_call_cancel(struct rb_call *call);
 void *rb_call_owner(struct rb_call *call);
+/* Hands a running call to another owner (the job table adopting a call
+ * that outlived its time budget): later progress and the finish hook go
+ * to the new hooks. want_progress as in rb_call_new. (issue 5) */
+void rb_call_set_owner(struct rb_call *call, const struct rb_call_hooks *hooks, void *owner, bool want_progress);
 
 /* ---- one MCP session --------------------------------------------------------- */
 
 struct rb_mcp;
+struct rb_jobs;
 
 struct rb_mcp_opts {
 	struct rb_fs *fs;
@@ -77,6 +82,7 @@ struct rb_mcp_opts {
 	unsigned grace_ms;	 /* graceful shutdown: cancel calls after this (default 30000) */
 	unsigned abandon_ms;	 /* after cancelling: give up on calls after this (default 5000) */
 	unsigned roots_timeout_ms; /* roots/list unanswered: run held calls anyway (default 5000) */
+	struct rb_jobs *jobs;	 /* time budgets, async_mode, MCP tasks (jobs.h); NULL = none (issue 5) */
 };
 
 int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "ringbank/cli.h"
 
@@ -113,6 +114,29 @@ int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)
 		fprintf(stderr, "ringbank: cannot start the %s io backend: %s\n",
 			io.kind == RB_IO_BACKEND_URING ? "uring" : "threads", strerror(-r));
 		goto err_loop;
+	}
+	{
+		/* Each permit may hold a real fd (walks, the thread pool, the
+		 * step-by-step read): never allow more ops in flight than the fd
+		 * limit leaves room for, or a bulk job would fail with EMFILE. */
+		struct rlimit rl;
+		unsigned want = co.permits ? co.permits : 128;
+		if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+		if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+			/* Take what the hard limit allows (systemd's soft default is 1024). */
+			rlim_t old = rl.rlim_cur;
+			rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				rl.rlim_cur = old;
+		}
+		if (rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur < (rlim_t)want + 48) {
+			unsigned lim = rl.rlim_cur > 56 ? (unsigned)rl.rlim_cur - 48 : 8;
+			rb_log(RB_LOG_WARNING, "fd limit %llu: ops in flight capped at %u (raise ulimit -n for more)",
+			       (unsigned long long)rl.rlim_cur, lim);
+			co.permits = lim;
+		}
 	}
 	rb_cap_init(&rt->cap, rt->loop, &co);
 	r = rb_fs_new(&rt->fs, rt->io, &rt->cap, &fo);

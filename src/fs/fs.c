@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "fs_internal.h"
 
@@ -64,8 +66,10 @@ void rb_fs_free(struct rb_fs *fs)
 		close(fs->roots[i].fd);
 		free(fs->roots[i].path);
 	}
-	for (i = 0; i < fs->nallowed; i++)
+	for (i = 0; i < fs->nallowed; i++) {
 		free(fs->allowed[i].path);
+		close(fs->allowed[i].fd);
+	}
 	free(fs->roots);
 	free(fs->allowed);
 	fs_cache_free(fs->cache);
@@ -245,15 +249,26 @@ int rb_fs_resolve(const struct rb_fs *fs, const char *client_path, struct rb_pat
 				  rest) >= sizeof(out->abs))
 		return -ENAMETOOLONG;
 	if (fs->nallowed) {
-		/* Narrowing is lexical (".." folded): the kernel enforces the root,
-		 * this enforces the MCP roots within it. */
+		/* MCP roots narrowing: pick the allowed directory lexically, then
+		 * resolve beneath ITS fd, so that a symlink inside it cannot lead
+		 * elsewhere in the command-line root (the kernel enforces both). */
+		const struct fs_allowed *a = NULL;
+		const char *sub;
 		r = normalise(out->abs, "/", true, folded, sizeof(folded));
 		if (r < 0)
 			return r;
 		for (i = 0; i < fs->nallowed; i++)
-			if (below(folded, fs->allowed[i].path, fs->allowed[i].len))
-				return 0;
-		return -RB_E_OUTSIDE;
+			if (below(folded, fs->allowed[i].path, fs->allowed[i].len) &&
+			    (!a || fs->allowed[i].len > a->len))
+				a = &fs->allowed[i];
+		if (!a)
+			return -RB_E_OUTSIDE;
+		sub = folded + (a->len == 1 ? 1 : a->len);
+		while (*sub == '/')
+			sub++;
+		out->dirfd = a->fd;
+		snprintf(out->rel, sizeof(out->rel), "%s", *sub ? sub : ".");
+		return 0;
 	}
 	return 0;
 }
@@ -280,13 +295,32 @@ int rb_fs_set_allowed(struct rb_fs *fs, const char *const *paths, size_t n)
 				continue;
 			na[k].path = strdup(buf);
 			if (!na[k].path) {
-				while (k)
-					free(na[--k].path);
+				while (k) {
+					k--;
+					free(na[k].path);
+					close(na[k].fd);
+				}
 				free(na);
 				return -ENOMEM;
 			}
 			na[k].len = strlen(buf);
 			na[k].root = (int)j;
+			{
+				/* Opened once here, on the loop thread: an O_PATH open
+				 * that happens only when the client's roots change. */
+				const char *rel = buf + (fs->roots[j].len == 1 ? 1 : fs->roots[j].len);
+				struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+							.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+				while (*rel == '/')
+					rel++;
+				na[k].fd = (int)syscall(SYS_openat2, fs->roots[j].fd, *rel ? rel : ".", &how, sizeof(how));
+			}
+			if (na[k].fd < 0) {
+				rb_log(RB_LOG_WARNING, "allowed directory %s cannot be opened beneath its root: %s",
+				       buf, strerror(errno));
+				free(na[k].path);
+				continue;
+			}
 			k++;
 		}
 		if (!k) {
@@ -294,8 +328,10 @@ int rb_fs_set_allowed(struct rb_fs *fs, const char *const *paths, size_t n)
 			return -RB_E_OUTSIDE;
 		}
 	}
-	for (i = 0; i < fs->nallowed; i++)
+	for (i = 0; i < fs->nallowed; i++) {
 		free(fs->allowed[i].path);
+		close(fs->allowed[i].fd);
+	}
 	free(fs->allowed);
 	fs->allowed = na;
 	fs->nallowed = k;

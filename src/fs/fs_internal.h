@@ -49,6 +49,7 @@ struct fs_allowed {
 	char *path; /* canonical, lexical, within root `root` */
 	size_t len;
 	int root;
+	int fd;	    /* O_PATH, opened beneath the root: paths resolve beneath it */
 };
 
 struct rb_fs {

@@ -676,6 +676,5 @@ void rb_lock_release(struct rb_lock *lk, void (*cb)(void *ctx, int res), void *c
 	lk->rel_cb = cb;
 	lk->rel_ctx = ctx;
 	lk->have_lock = false;
-	lk->tries = 0; /* now counts the unlink attempts */
 	fs_unlink(lk, L_RELEASE, &lk->lockp);
 }

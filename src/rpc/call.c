@@ -52,6 +52,13 @@ int rb_call_new(struct rb_call **out, const struct rb_tool *tool, struct rb_fs *
 }
 
 void *rb_call_owner(struct rb_call *call) { return call->owner; }
+
+void rb_call_set_owner(struct rb_call *call, const struct rb_call_hooks *hooks, void *owner, bool want_progress)
+{
+	call->hooks = hooks;
+	call->owner = owner;
+	call->want_progress = want_progress && hooks->progress;
+}
 yyjson_val *rb_call_args(struct rb_call *call) { return call->args; }
 const struct rb_tool *rb_call_tool(struct rb_call *call) { return call->tool; }
 struct rb_fs *rb_call_fs(struct rb_call *call) { return call->fs; }

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "ringbank/error.h"
+#include "ringbank/jobs.h"
 #include "rpc.h"
 
 /* Latest first. */
@@ -49,7 +50,9 @@ static const char instructions[] =
 	"or relative to the first one. The file tools keep the names and parameters of the official "
 	"filesystem server; writes are atomic. For large files read with head/tail, and narrow bulk "
 	"requests (search, tree, read_multiple_files) that report results over the size limit. Bulk "
-	"tools report progress when the request carries a progressToken and can be cancelled.";
+	"tools report progress when the request carries a progressToken and can be cancelled. A call still "
+	"running at its time budget (20 s by default) continues as a background job and answers with a "
+	"job_id: poll job_status, stop it with cancel_job; async_mode: true on a bulk tool starts one at once.";
 
 struct mcp_req {
 	struct rb_list node;
@@ -59,6 +62,8 @@ struct mcp_req {
 	const struct rb_tool *tool;
 	struct rb_call *call; /* NULL while held */
 	bool cancelled;
+	bool task;		  /* params.task: run as an MCP task (issue 5) */
+	struct rb_timer budget;	  /* the time budget: the call becomes a job (issue 5) */
 };
 
 struct rb_mcp {
@@ -80,6 +85,8 @@ struct rb_mcp {
 	struct rb_defer idle_defer;
 	bool in_sink;
 	pthread_t loop_thread;
+	struct rb_jobs_session *js; /* with o.jobs (issue 5) */
+	bool tasks;		    /* 2025-11-25 session with a job table: MCP tasks */
 };
 
 static const struct rb_call_hooks call_hooks;
@@ -184,6 +191,8 @@ static void abandon_timer(struct rb_timer *t)
 
 static void req_free(struct mcp_req *q)
 {
+	if (rb_timer_active(&q->budget))
+		rb_timer_stop(q->m->loop, &q->budget);
 	rb_list_del(&q->node);
 	q->m->ncalls--;
 	yyjson_doc_free(q->doc);
@@ -261,6 +270,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 	yyjson_mut_val *root;
 	yyjson_mut_doc *ed;
 	size_t len = 0;
+	bool encoded;
 	char *s;
 
 	if (!m->structured)
@@ -272,6 +282,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 		m->o.send(m->o.ctx, s, len);
 		return;
 	}
+	encoded = s != NULL;
 	free(s);
 	/* Too big for one line (or not encodable): an isError result the model
 	 * can act on, instead of a reply the client would choke on. */
@@ -286,7 +297,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 			snprintf(lim, sizeof(lim), "%zu-byte", max);
 		else
 			snprintf(lim, sizeof(lim), "%zu MiB", max >> 20);
-		if (s)
+		if (encoded)
 			snprintf(text, sizeof(text),
 				 "%s: the result was %zu bytes, over the %s reply limit; page with head/tail/offset "
 				 "or narrow the request (fewer files, a deeper path, excludePatterns)",
@@ -339,18 +350,124 @@ static void call_progress(struct rb_call *call, uint64_t cur, uint64_t total, co
 
 static const struct rb_call_hooks call_hooks = { .finish = call_finished, .progress = call_progress };
 
+/* ---- jobs (issue 5): time budgets, async_mode, tasks ----------------------------------- */
+
+static void req_done(struct rb_mcp *m, struct mcp_req *q)
+{
+	req_free(q);
+	if (m->o.wake)
+		m->o.wake(m->o.ctx);
+	maybe_idle(m);
+}
+
+/* The budget ran out with the call still running: the job table adopts it
+ * (the call goes on untouched) and the client gets the job handle now. */
+static void budget_fired(struct rb_timer *t)
+{
+	struct mcp_req *q = t->data;
+	struct rb_mcp *m = q->m;
+	struct rb_job_start js = { .origin = RB_JOB_ORIGIN_BUDGET };
+	struct rb_job *job;
+	yyjson_mut_doc *d;
+	const char *why;
+	int r;
+
+	if (q->cancelled || !q->call || m->shutting_down)
+		return;
+	rb_jobs_call_mode(q->tool, q->args, &js.label, &why);
+	r = rb_jobs_adopt(m->o.jobs, q->call, q->doc, q->args, &js, &job);
+	if (r < 0) {
+		rb_log(RB_LOG_WARNING, "%s: past its time budget but cannot become a job (%s); it goes on in the "
+		       "foreground", q->tool->name, rb_strerror(r));
+		return;
+	}
+	/* q->id points into q->doc, now the job's: it is freed only when the
+	 * call ends, on a later turn. */
+	d = yyjson_mut_doc_new(NULL);
+	if (d)
+		reply_call(m, q, d, rb_job_handle_result(job, d, rb_jobs_budget_ms(m->o.jobs, q->tool)));
+	yyjson_mut_doc_free(d);
+	q->doc = NULL;
+	q->call = NULL;
+	req_done(m, q);
+}
+
+/* A task, or async_mode on a bulk tool: the call starts as a job and the
+ * request is answered at once. Returns false for a foreground call. */
+static bool start_job(struct rb_mcp *m, struct mcp_req *q)
+{
+	struct rb_job_start js = { 0 };
+	struct rb_job *job;
+	yyjson_mut_doc *d;
+	yyjson_mut_val *res;
+	const char *why;
+	int mode, r;
+
+	if (!m->o.jobs)
+		return false;
+	mode = rb_jobs_call_mode(q->tool, q->args, &js.label, &why);
+	if (mode < 0) {
+		d = yyjson_mut_doc_new(NULL);
+		if (d) {
+			yyjson_mut_val *rv = yyjson_mut_obj(d), *arr = yyjson_mut_arr(d), *b = yyjson_mut_obj(d);
+			yyjson_mut_obj_add_str(d, b, "type", "text");
+			yyjson_mut_obj_add_str(d, b, "text", why);
+			yyjson_mut_arr_append(arr, b);
+			yyjson_mut_obj_add_val(d, rv, "content", arr);
+			yyjson_mut_obj_add_bool(d, rv, "isError", true);
+			reply_call(m, q, d, rv);
+		}
+		yyjson_mut_doc_free(d);
+		req_done(m, q);
+		return true;
+	}
+	if (!mode && !q->task)
+		return false;
+	js.origin = q->task ? RB_JOB_ORIGIN_TASK : RB_JOB_ORIGIN_ASYNC;
+	js.session = q->task ? m->js : NULL;
+	js.progress_token = q->task ? q->token : NULL;
+	r = rb_jobs_submit(m->o.jobs, q->tool, q->doc, q->args, &js, &job);
+	if (r < 0) {
+		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: cannot start a job: %s", rb_strerror(r));
+		req_done(m, q);
+		return true;
+	}
+	/* The job owns q->doc now; it starts on a later turn, so q->id stays valid here. */
+	d = yyjson_mut_doc_new(NULL);
+	res = !d ? NULL : q->task ? rb_job_task_result(job, d) : rb_job_handle_result(job, d, 0);
+	if (res && q->task)
+		send_result(m, d, q->id, res); /* a CreateTaskResult, not a tool result */
+	else if (res)
+		reply_call(m, q, d, res);
+	else
+		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
+	yyjson_mut_doc_free(d);
+	q->doc = NULL;
+	req_done(m, q);
+	return true;
+}
+
 static void start_call(struct rb_mcp *m, struct mcp_req *q)
 {
-	int r = rb_call_new(&q->call, q->tool, m->o.fs, q->args, q->token != NULL, &call_hooks, q);
+	int r;
 
 	rb_list_del(&q->node);
 	rb_list_add_tail(&m->running, &q->node);
+	if (start_job(m, q))
+		return;
+	r = rb_call_new(&q->call, q->tool, m->o.fs, q->args, q->token != NULL, &call_hooks, q);
 	if (r < 0) {
 		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: %s", strerror(-r));
 		req_free(q);
 		return;
 	}
-	rb_call_start(q->call);
+	if (m->o.jobs) {
+		uint64_t ms = rb_jobs_budget_ms(m->o.jobs, q->tool);
+		q->budget.data = q;
+		if (ms)
+			rb_timer_start(m->loop, &q->budget, ms, budget_fired);
+	}
+	rb_call_start(q->call); /* may finish inside: req_free stops the budget */
 }
 
 static void release_held(struct rb_mcp *m)
@@ -365,6 +482,7 @@ static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg
 {
 	yyjson_val *name = yyjson_obj_get(jm->params, "name"), *args = yyjson_obj_get(jm->params, "arguments");
 	yyjson_val *meta = yyjson_obj_get(jm->params, "_meta"), *token = yyjson_obj_get(meta, "progressToken");
+	yyjson_val *task = yyjson_obj_get(jm->params, "task");
 	const struct rb_tool *tool;
 	struct mcp_req *q;
 
@@ -387,6 +505,20 @@ static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg
 			   "Invalid params: params._meta.progressToken: expected a string or an integer");
 		return false;
 	}
+	/* Tasks (2025-11-25): a session without them ignores params.task, as the spec asks. */
+	if (m->tasks && task && !yyjson_is_null(task)) {
+		if (!yyjson_is_obj(task)) {
+			send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.task: expected an object");
+			return false;
+		}
+		if (rb_jobs_is_job_tool(tool)) {
+			send_error(m, jm->id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s does not support "
+				   "task-augmented execution (its execution.taskSupport is forbidden)", tool->name);
+			return false;
+		}
+	} else {
+		task = NULL;
+	}
 	q = calloc(1, sizeof(*q));
 	if (!q) {
 		send_error(m, jm->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
@@ -398,6 +530,7 @@ static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg
 	q->token = token;
 	q->args = yyjson_is_obj(args) ? args : NULL;
 	q->tool = tool;
+	q->task = task != NULL;
 	m->ncalls++;
 	rb_list_add_tail(&m->held, &q->node);
 	if (!m->roots_pending)
@@ -433,6 +566,11 @@ static void tools_list(struct rb_mcp *m, yyjson_val *id)
 		yyjson_mut_obj_add_bool(d, ann, "idempotentHint", (*t)->idempotent);
 		yyjson_mut_obj_add_bool(d, ann, "openWorldHint", (*t)->open_world);
 		yyjson_mut_obj_add_val(d, o, "annotations", ann);
+		if (m->tasks && !rb_jobs_is_job_tool(*t)) {
+			yyjson_mut_val *ex = yyjson_mut_obj(d);
+			yyjson_mut_obj_add_str(d, ex, "taskSupport", "optional");
+			yyjson_mut_obj_add_val(d, o, "execution", ex);
+		}
 		yyjson_mut_arr_append(arr, o);
 	}
 	yyjson_mut_obj_add_val(d, res, "tools", arr);
@@ -570,6 +708,7 @@ static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
 		if (!strcmp(yyjson_get_str(pv), versions[i]))
 			version = versions[i];
 	m->structured = strcmp(version, STRUCTURED_SINCE) >= 0;
+	m->tasks = m->js && strcmp(version, "2025-11-25") >= 0;
 	m->client_roots = yyjson_is_obj(yyjson_obj_get(caps, "roots"));
 	d = yyjson_mut_doc_new(NULL);
 	if (!d)
@@ -582,6 +721,16 @@ static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
 		yyjson_mut_obj_add_bool(d, tools, "listChanged", false);
 		yyjson_mut_obj_add_val(d, c, "tools", tools);
 		yyjson_mut_obj_add_val(d, c, "logging", yyjson_mut_obj(d));
+		if (m->tasks) {
+			/* Exactly what is implemented: tasks/list, tasks/cancel, task-augmented tools/call. */
+			yyjson_mut_val *tk = yyjson_mut_obj(d), *rq = yyjson_mut_obj(d), *tt = yyjson_mut_obj(d);
+			yyjson_mut_obj_add_val(d, tk, "list", yyjson_mut_obj(d));
+			yyjson_mut_obj_add_val(d, tk, "cancel", yyjson_mut_obj(d));
+			yyjson_mut_obj_add_val(d, tt, "call", yyjson_mut_obj(d));
+			yyjson_mut_obj_add_val(d, rq, "tools", tt);
+			yyjson_mut_obj_add_val(d, tk, "requests", rq);
+			yyjson_mut_obj_add_val(d, c, "tasks", tk);
+		}
 	}
 	yyjson_mut_obj_add_val(d, res, "capabilities", c);
 	info = yyjson_mut_obj(d);
@@ -701,6 +850,8 @@ void rb_mcp_handle(struct rb_mcp *m, const char *s, size_t n)
 			tools_list(m, jm.id);
 		} else if (!strcmp(jm.method, "logging/setLevel")) {
 			set_level(m, &jm);
+		} else if (m->tasks && rb_jobs_session_request(m->js, jm.method, jm.id, jm.params)) {
+			/* tasks/get, tasks/result, tasks/list, tasks/cancel (issue 5) */
 		} else {
 			send_error(m, jm.id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s", jm.method);
 		}
@@ -766,6 +917,18 @@ int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
 	for (i = 0, t = rb_tools_all(); *t; t++, i++) {
 		m->schemas[2 * i] = parse_schema(*t, (*t)->input_schema, false);
 		m->schemas[2 * i + 1] = parse_schema(*t, (*t)->output_schema, true);
+		if (o->jobs) {
+			/* async_mode/job_label on bulk tools; output may be a job handle (issue 5) */
+			m->schemas[2 * i] = rb_jobs_input_schema(*t, m->schemas[2 * i]);
+			m->schemas[2 * i + 1] = rb_jobs_output_schema(*t, m->schemas[2 * i + 1]);
+		}
+	}
+	if (o->jobs && rb_jobs_session_new(&m->js, o->jobs, o->send, o->ctx, m->o.max_reply_bytes) < 0) {
+		for (i = 0; i < 2 * m->ntools; i++)
+			yyjson_doc_free(m->schemas[i]);
+		free(m->schemas);
+		free(m);
+		return -ENOMEM;
 	}
 	rb_log_set_sink(log_sink, m);
 	*out = m;
@@ -780,6 +943,7 @@ void rb_mcp_free(struct rb_mcp *m)
 	if (!m)
 		return;
 	rb_log_set_sink(NULL, NULL);
+	rb_jobs_session_free(m->js);
 	rb_timer_stop(m->loop, &m->roots_timer);
 	rb_timer_stop(m->loop, &m->grace_timer);
 	rb_timer_stop(m->loop, &m->abandon_timer);

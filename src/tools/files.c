@@ -11,9 +11,18 @@
  * callback builds the result and finishes the call. cancel() cancels the
  * operation in flight; its callback still runs (with -ECANCELED) and
  * finishes the call, whose result the MCP layer then drops. Paths in
- * messages are the client's own spelling. */
+ * messages are the client's own spelling.
+ *
+ * write_file and edit_file (not its dryRun) are read-check-write under the
+ * target's lock file (lock.h, the one memory_bank_update takes): lock ->
+ * [read, compare expectedVersion] -> write -> release -> finish. Every path
+ * after the lock is taken (success, error, cancel) goes through wr_end(),
+ * which releases it before the call is finished. They answer with the new
+ * content version in structuredContent ({version}); read_text_file gives
+ * {size, version} (the version of the whole file, whatever head/tail cut). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +30,26 @@
 #include <time.h>
 
 #include "files.h"
+#include "ringbank/lock.h"
 #include "text.h"
 #include "tools.h"
 
 /* read_media_file: 6 MiB of data is 8 MiB of base64, the reply limit. */
 #define MEDIA_MAX (6u * 1024 * 1024)
+
+/* read_text_file hashes files up to this size for structuredContent.version.
+ * SHA-256 runs at ~230 MB/s on the loop's thread: 8 MiB is ~35 ms, 64 MiB
+ * (a head/tail of a big log) would stall every other request ~0.3 s for a
+ * version nobody can use (such a file cannot be read whole, nor written
+ * back through one request). */
+#define VERSION_MAX (8u * 1024 * 1024)
+
+/* How long write_file and edit_file wait for another writer's lock (as
+ * memory_bank_update does). */
+static const struct rb_lock_opts wr_lock_opts = { .timeout_ms = 5000, .stale_ms = 60000 };
+
+/* Where a write tool is (for cancel). */
+enum wr_step { W_NONE, W_LOCK, W_CHECK, W_WRITE, W_RELEASE };
 
 struct lents;
 static void lents_free(struct lents *l);
@@ -41,6 +65,15 @@ struct fop {
 	size_t nedits;
 	struct rb_sbuf diff, data;
 	struct lents *list;	/* list_directory_with_sizes */
+	/* write_file / edit_file */
+	enum wr_step step;
+	struct rb_lock *lock;	/* W_LOCK: the acquisition; later: held until wr_end */
+	const char *expected;	/* expectedVersion or NULL */
+	const char *content;	/* write_file's content (the call's argument) */
+	size_t content_len;
+	int err;		/* the outcome wr_end recorded */
+	struct rb_sbuf msg;	/* its text: the error, or the success text */
+	char version[RB_VERSION_LEN];
 };
 
 /* ---- shared helpers ---------------------------------------------------------- */
@@ -117,6 +150,7 @@ static void fop_free(struct fop *f)
 	lents_free(f->list);
 	rb_sbuf_free(&f->diff);
 	rb_sbuf_free(&f->data);
+	rb_sbuf_free(&f->msg);
 	free(f);
 }
 
@@ -172,6 +206,8 @@ static int arg_path(struct rb_call *call, const char *field, const char **s, str
 static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
 {
 	struct fop *f = ctx;
+	yyjson_mut_doc *d = rb_call_doc(f->call);
+	yyjson_mut_val *sc;
 	size_t off = 0, len;
 	char *data;
 
@@ -182,6 +218,15 @@ static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
 	}
 	data = file->data;
 	len = file->len;
+	/* The version is of the bytes on disk: before tail's CRLF conversion
+	 * (in place) and before any U+FFFD repair. */
+	sc = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_uint(d, sc, "size", len);
+	if (len <= VERSION_MAX) {
+		char v[RB_VERSION_LEN];
+		rb_content_version(data, len, v);
+		yyjson_mut_obj_add_strcpy(d, sc, "version", v);
+	}
 	if (f->tail) {
 		/* Theirs converts CRLF for tail only; the slice is of the converted text. */
 		len = rb_crlf_to_lf(data, len);
@@ -197,7 +242,7 @@ static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
 			      "read part of it with head or tail", arg, len);
 		return;
 	}
-	fop_finish_text(f, data + off, len, NULL);
+	fop_finish_text(f, data + off, len, sc);
 }
 
 static int read_text_run(struct rb_call *call)
@@ -334,38 +379,246 @@ static int read_media_run(struct rb_call *call)
 	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
 }
 
+/* ---- write_file / edit_file: lock -> [read, check version] -> write -> release -- */
+
+/* Finishes a write tool from its recorded outcome (f->err, f->msg). */
+static void wr_finish(struct fop *f)
+{
+	struct rb_call *call = f->call;
+	struct rb_sbuf m = f->msg;
+
+	f->msg = (struct rb_sbuf){ 0 };
+	if (m.oom) {
+		fop_free(f);
+		rb_call_error(call, "out of memory building the result");
+	} else if (f->err < 0) {
+		fop_free(f);
+		rb_call_error(call, "%s", m.p ? m.p : "failed");
+	} else {
+		yyjson_mut_doc *d = rb_call_doc(call);
+		yyjson_mut_val *sc = yyjson_mut_obj(d);
+		yyjson_mut_obj_add_strcpy(d, sc, "version", f->version);
+		fop_finish_text(f, m.p ? m.p : "", m.len, sc); /* copies the text, frees f */
+	}
+	rb_sbuf_free(&m);
+}
+
+static void wr_released(void *ctx, int res)
+{
+	struct fop *f = ctx;
+
+	if (res < 0 && res != -ENOENT)
+		rb_log(RB_LOG_WARNING, "%s: %s: releasing the lock: %s", rb_call_tool(f->call)->name, f->p.abs,
+		       rb_strerror(res));
+	wr_finish(f);
+}
+
+/* Ends a write tool: err < 0 finishes with isError and f->msg, else with
+ * the text f->msg and {version: f->version}. A held lock is released first
+ * and the call finishes from the release's callback. */
+static void wr_end(struct fop *f, int err)
+{
+	struct rb_lock *lk = f->lock;
+
+	f->err = err;
+	if (!lk) {
+		wr_finish(f);
+		return;
+	}
+	f->lock = NULL;
+	f->step = W_RELEASE;
+	rb_lock_release(lk, wr_released, f);
+}
+
+static void wr_endf(struct fop *f, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void wr_endf(struct fop *f, int err, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	f->msg.len = 0;
+	if (n < 0)
+		f->msg.oom = true;
+	else
+		rb_sbuf_add(&f->msg, s, (size_t)n);
+	free(s);
+	wr_end(f, err);
+}
+
+/* "<path>: <cause>" */
+static void wr_fail(struct fop *f, int code)
+{
+	wr_endf(f, code, "%s: %s", f->arg, rb_strerror(code));
+}
+
+/* The file is not at the version the client based its change on. */
+static void wr_conflict(struct fop *f, const char *cur)
+{
+	if (!cur)
+		wr_endf(f, -RB_E_CONFLICT, "%s: does not exist (version conflict): expected version %s; it was "
+			"deleted or moved since it was read: read it again, or write without expectedVersion to "
+			"create it", f->arg, f->expected);
+	else
+		wr_endf(f, -RB_E_CONFLICT, "%s: changed since it was read (version conflict): current version %s, "
+			"expected %s; read it again, merge, and retry with the current version",
+			f->arg, cur, f->expected);
+}
+
+/* The optional expectedVersion argument: 64 hex digits. */
+static int arg_version(struct rb_call *call, struct fop *f)
+{
+	int r = rb_arg_string(call, "expectedVersion", false, &f->expected);
+	size_t i;
+
+	if (r < 0 || !f->expected)
+		return r;
+	for (i = 0; f->expected[i]; i++)
+		if (!strchr("0123456789abcdefABCDEF", f->expected[i]))
+			break;
+	if (i != RB_VERSION_LEN - 1 || f->expected[i])
+		return rb_call_fail_msg(call, "expectedVersion: expected the 64-hex-digit version (SHA-256 of the "
+					"content) that read_text_file returned, got '%.80s'", f->expected);
+	return 0;
+}
+
+/* Takes the target's lock; then runs locked(f). */
+static void wr_locked(void *ctx, int res, struct rb_lock *lk, const char *holder);
+
+static int wr_lock(struct fop *f)
+{
+	int r;
+
+	f->step = W_LOCK;
+	r = rb_lock_acquire(rb_call_fs(f->call), &f->p, &wr_lock_opts, wr_locked, f, &f->lock);
+	if (r < 0)
+		f->lock = NULL;
+	return r;
+}
+
+static void wf_write(struct fop *f);
+static void edit_read(void *ctx, int res, struct rb_fs_file *file);
+static void wf_check_read(void *ctx, int res, struct rb_fs_file *file);
+
+static void wr_locked(void *ctx, int res, struct rb_lock *lk, const char *holder)
+{
+	struct fop *f = ctx;
+	int r;
+
+	f->lock = lk;
+	if (res < 0) {
+		/* Nothing is held. */
+		if (res == -RB_E_LOCKED)
+			wr_endf(f, res, "%s: locked by another writer (%s); gave up after %llu ms", f->arg,
+				holder ? holder : "holder unknown", (unsigned long long)wr_lock_opts.timeout_ms);
+		else if (res == -RB_E_BAD_NAME)
+			wr_fail(f, -EISDIR); /* the root directory itself */
+		else
+			wr_fail(f, res);
+		return;
+	}
+	if (rb_call_cancelled(f->call)) {
+		wr_endf(f, -ECANCELED, "%s: cancelled", f->arg);
+		return;
+	}
+	/* Under the lock, nobody else that takes it can change the file. */
+	f->step = W_CHECK;
+	if (f->edits)
+		r = rb_fs_read_file(rb_call_fs(f->call), &f->p, 0, 0, rb_call_class(f->call), edit_read, f, &f->op);
+	else if (f->expected)
+		r = rb_fs_read_file(rb_call_fs(f->call), &f->p, 0, 0, rb_call_class(f->call), wf_check_read, f,
+				    &f->op);
+	else {
+		wf_write(f);
+		return;
+	}
+	if (r < 0)
+		wr_fail(f, r);
+}
+
 /* ---- write_file --------------------------------------------------------------------- */
 
 static void write_done(void *ctx, int res)
 {
 	struct fop *f = ctx;
-	char msg[PATH_MAX + 64];
-	int n;
 
 	f->op = NULL;
 	if (res < 0) {
-		fop_fail(f, f->arg, res);
+		wr_fail(f, res);
 		return;
 	}
-	n = snprintf(msg, sizeof(msg), "Successfully wrote to %s", f->arg);
-	fop_finish_text(f, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1, NULL);
+	rb_content_version(f->content, f->content_len, f->version);
+	wr_endf(f, 0, "Successfully wrote to %s", f->arg);
+}
+
+static void wf_write(struct fop *f)
+{
+	int r;
+
+	if (rb_call_cancelled(f->call)) {
+		wr_endf(f, -ECANCELED, "%s: cancelled", f->arg);
+		return;
+	}
+	f->step = W_WRITE;
+	r = rb_fs_write_atomic(rb_call_fs(f->call), &f->p, f->content, f->content_len, 0, rb_call_class(f->call),
+			       write_done, f, &f->op);
+	if (r < 0)
+		wr_fail(f, r);
+}
+
+static void wf_check_read(void *ctx, int res, struct rb_fs_file *file)
+{
+	struct fop *f = ctx;
+	char cur[RB_VERSION_LEN];
+
+	f->op = NULL;
+	if (res == -ENOENT) {
+		wr_conflict(f, NULL);
+		return;
+	}
+	if (res < 0) {
+		wr_fail(f, res);
+		return;
+	}
+	rb_content_version(file->data, file->len, cur);
+	if (strcasecmp(cur, f->expected)) {
+		wr_conflict(f, cur);
+		return;
+	}
+	wf_write(f);
 }
 
 static int write_run(struct rb_call *call)
 {
 	struct fop *f = fop_new(call);
-	const char *content;
-	size_t len;
 	int r;
 	if (!f)
 		return -ENOMEM;
 	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0 ||
-	    (r = rb_arg_string(call, "content", true, &content)) < 0)
+	    (r = rb_arg_string(call, "content", true, &f->content)) < 0 ||
+	    (r = arg_version(call, f)) < 0)
 		return fop_abort(f, r);
 	/* The JSON string's own length: content may hold NUL characters. */
-	len = yyjson_get_len(yyjson_obj_get(rb_call_args(call), "content"));
-	r = rb_fs_write_atomic(rb_call_fs(call), &f->p, content, len, 0, rb_call_class(call), write_done, f, &f->op);
-	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+	f->content_len = yyjson_get_len(yyjson_obj_get(rb_call_args(call), "content"));
+	r = wr_lock(f);
+	return r < 0 ? fop_start_failed(f, f->arg, r == -RB_E_BAD_NAME ? -EISDIR : r) : 0;
+}
+
+/* Cancels what is in flight; the callback still runs and goes through
+ * wr_end, which releases the lock. */
+static void wr_cancel(struct rb_call *call)
+{
+	struct fop *f = rb_call_state(call);
+
+	if (!f)
+		return;
+	if (f->step == W_LOCK && f->lock)
+		rb_lock_cancel(f->lock);
+	else if (f->op)
+		rb_fs_cancel(f->op);
 }
 
 /* ---- edit_file --------------------------------------------------------------------------- */
@@ -375,40 +628,55 @@ static void edit_written(void *ctx, int res)
 	struct fop *f = ctx;
 	f->op = NULL;
 	if (res < 0) {
-		fop_fail(f, f->arg, res);
+		wr_fail(f, res);
 		return;
 	}
-	fop_finish_text(f, f->diff.p, f->diff.len, NULL);
+	rb_content_version(f->data.p ? f->data.p : "", f->data.len, f->version);
+	/* The diff is the result text. */
+	rb_sbuf_free(&f->msg);
+	f->msg = f->diff;
+	f->diff = (struct rb_sbuf){ 0 };
+	wr_end(f, 0);
 }
 
+/* Reads the file (under the lock unless dryRun), checks expectedVersion,
+ * applies the edits and writes (unless dryRun). */
 static void edit_read(void *ctx, int res, struct rb_fs_file *file)
 {
 	struct fop *f = ctx;
 	struct rb_call *call = f->call;
 	struct rb_sbuf out = { 0 }, diff = { 0 };
 	size_t failed = 0, len, ticks = 3;
+	char cur[RB_VERSION_LEN];
 
 	f->op = NULL;
+	if (res == -ENOENT && f->expected) {
+		wr_conflict(f, NULL);
+		return;
+	}
 	if (res < 0) {
-		fop_fail(f, f->arg, res);
+		wr_fail(f, res);
+		return;
+	}
+	rb_content_version(file->data, file->len, cur);
+	if (f->expected && strcasecmp(cur, f->expected)) {
+		wr_conflict(f, cur);
 		return;
 	}
 	/* Node would decode invalid bytes to U+FFFD and write that back,
 	 * corrupting the file; refuse instead. */
 	if (!rb_utf8_valid(file->data, file->len)) {
-		fop_fail(f, f->arg, -RB_E_NOT_UTF8);
+		wr_fail(f, -RB_E_NOT_UTF8);
 		return;
 	}
 	f->crlf = rb_text_is_crlf(file->data, file->len);
 	len = rb_crlf_to_lf(file->data, file->len);
 	res = rb_edits_apply(file->data, len, f->edits, f->nedits, &out, &failed);
 	if (res == -RB_E_NO_MATCH) {
-		/* The texts live in the call's arguments (valid until it finishes);
-		 * the edits array dies with f. */
+		/* The texts live in the call's arguments (valid until it finishes). */
 		struct rb_edit e = f->edits[failed];
-		const char *arg = f->arg;
-		fop_free(f);
-		rb_call_error(call, "%s: Could not find exact match for edit:\n%.*s", arg, (int)e.old_len, e.old_text);
+		rb_sbuf_free(&out);
+		wr_endf(f, res, "%s: Could not find exact match for edit:\n%.*s", f->arg, (int)e.old_len, e.old_text);
 		return;
 	}
 	if (res == 0)
@@ -416,7 +684,7 @@ static void edit_read(void *ctx, int res, struct rb_fs_file *file)
 	if (res < 0) {
 		rb_sbuf_free(&out);
 		rb_sbuf_free(&diff);
-		fop_fail(f, f->arg, res);
+		wr_fail(f, res);
 		return;
 	}
 	/* A fence longer than any backtick run inside the diff. */
@@ -428,10 +696,16 @@ static void edit_read(void *ctx, int res, struct rb_fs_file *file)
 	rb_sbuf_free(&diff);
 	if (f->dry_run || f->diff.oom) {
 		rb_sbuf_free(&out);
-		if (f->diff.oom)
-			fop_fail(f, f->arg, -ENOMEM);
-		else
-			fop_finish_text(f, f->diff.p, f->diff.len, NULL);
+		if (f->diff.oom) {
+			wr_fail(f, -ENOMEM);
+			return;
+		}
+		/* Nothing written: the version is the file's, unchanged. */
+		memcpy(f->version, cur, sizeof(cur));
+		rb_sbuf_free(&f->msg);
+		f->msg = f->diff;
+		f->diff = (struct rb_sbuf){ 0 };
+		wr_end(f, 0);
 		return;
 	}
 	/* Keep a CRLF file CRLF (theirs writes it back with LF endings). */
@@ -446,13 +720,18 @@ static void edit_read(void *ctx, int res, struct rb_fs_file *file)
 		f->data = out;
 	}
 	if (f->data.oom) {
-		fop_fail(f, f->arg, -ENOMEM);
+		wr_fail(f, -ENOMEM);
 		return;
 	}
+	if (rb_call_cancelled(call)) {
+		wr_endf(f, -ECANCELED, "%s: cancelled", f->arg);
+		return;
+	}
+	f->step = W_WRITE;
 	res = rb_fs_write_atomic(rb_call_fs(call), &f->p, f->data.p ? f->data.p : "", f->data.len, 0,
 				 rb_call_class(call), edit_written, f, &f->op);
 	if (res < 0)
-		fop_fail(f, f->arg, res);
+		wr_fail(f, res);
 }
 
 static int edit_run(struct rb_call *call)
@@ -464,7 +743,8 @@ static int edit_run(struct rb_call *call)
 	if (!f)
 		return -ENOMEM;
 	if ((r = arg_path(call, "path", &f->arg, &f->p)) < 0 ||
-	    (r = rb_arg_bool(call, "dryRun", false, &f->dry_run)) < 0)
+	    (r = rb_arg_bool(call, "dryRun", false, &f->dry_run)) < 0 ||
+	    (r = arg_version(call, f)) < 0)
 		return fop_abort(f, r);
 	edits = yyjson_obj_get(rb_call_args(call), "edits");
 	if (!yyjson_is_arr(edits))
@@ -481,8 +761,14 @@ static int edit_run(struct rb_call *call)
 		f->edits[i] = (struct rb_edit){ yyjson_get_str(o), yyjson_get_len(o), yyjson_get_str(n),
 						yyjson_get_len(n) };
 	}
-	r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, 0, rb_call_class(call), edit_read, f, &f->op);
-	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
+	if (f->dry_run) {
+		/* Writes nothing: no lock (expectedVersion is still checked). */
+		f->step = W_CHECK;
+		r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, 0, rb_call_class(call), edit_read, f, &f->op);
+	} else {
+		r = wr_lock(f);
+	}
+	return r < 0 ? fop_start_failed(f, f->arg, r == -RB_E_BAD_NAME ? -EISDIR : r) : 0;
 }
 
 /* ---- create_directory ------------------------------------------------------------------ */
@@ -961,17 +1247,34 @@ static const char read_text_schema[] = SCHEMA_HEAD
 	"\"tail\":{\"type\":\"integer\",\"minimum\":0,\"description\":\"If provided, returns only the last N lines of the file\"}},"
 	"\"required\":[\"path\"]}";
 
+static const char read_text_output[] = "{\"type\":\"object\",\"properties\":{"
+	"\"size\":{\"type\":\"integer\",\"description\":\"Bytes of the whole file on disk\"},"
+	"\"version\":{\"type\":\"string\",\"description\":\"SHA-256 (lowercase hex) of the whole file's bytes, "
+	"whatever head or tail returned; pass it to write_file or edit_file as expectedVersion. Present for "
+	"files up to 8 MiB\"}},\"required\":[\"size\"]}";
+
+#define VERSION_OUTPUT "{\"type\":\"object\",\"properties\":{\"version\":{\"type\":\"string\"," \
+	"\"description\":\"SHA-256 (lowercase hex) of the file's content after the call\"}},\"required\":[\"version\"]}"
+
+#define EXPECTED_VERSION_PROP(what) "\"expectedVersion\":{\"type\":\"string\"," \
+	"\"description\":\"Optional: the version (SHA-256 hex of the content, as read_text_file returns it in " \
+	"structuredContent.version) " what " was based on. If the file's current content has another version, " \
+	"or the file no longer exists, nothing is written and the call fails with a version conflict.\"}"
+
 static const char read_text_desc[] =
 	"Read the complete contents of a file as UTF-8 text (invalid bytes show as U+FFFD). "
 	"Use 'head' to get only the first N lines or 'tail' for only the last N lines (not both). "
 	"Works on any file regardless of extension; a result is limited to about 8 MiB of text, "
-	"so read larger files in parts with head or tail. Only works within allowed directories.";
+	"so read larger files in parts with head or tail. Only works within allowed directories. "
+	"structuredContent gives the file's size and version (SHA-256 of its bytes), which write_file and "
+	"edit_file take as expectedVersion to refuse overwriting changes made since this read.";
 
 static const struct rb_tool rb_tool_read_text_file = {
 	.name = "read_text_file",
 	.title = "Read Text File",
 	.description = read_text_desc,
 	.input_schema = read_text_schema,
+	.output_schema = read_text_output,
 	.read_only = true,
 	.idempotent = true,
 	.run = read_text_run,
@@ -984,6 +1287,7 @@ static const struct rb_tool rb_tool_read_file = {
 	.description = "Read the complete contents of a file as text. DEPRECATED: use read_text_file, "
 		       "which this is an alias of (same parameters and result).",
 	.input_schema = read_text_schema,
+	.output_schema = read_text_output,
 	.read_only = true,
 	.idempotent = true,
 	.run = read_text_run,
@@ -1011,14 +1315,20 @@ static const struct rb_tool rb_tool_write_file = {
 		       "Use with caution: an existing file is replaced without warning. The write is atomic "
 		       "(a temporary file is written, synced and renamed over the target), so readers see the "
 		       "old or the new content, never a mix; the file's permissions are kept. The parent "
-		       "directory must exist. Only works within allowed directories.",
+		       "directory must exist. Only works within allowed directories. The write holds the file's "
+		       "lock (shared with edit_file, memory_bank_update and other ringbank processes); give "
+		       "expectedVersion (from read_text_file) to fail with a version conflict instead of "
+		       "overwriting changes made since that read. structuredContent.version is the new content's "
+		       "version.",
 	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("File to create or overwrite.") ","
-		"\"content\":{\"type\":\"string\",\"description\":\"The complete new content (UTF-8 text).\"}},"
+		"\"content\":{\"type\":\"string\",\"description\":\"The complete new content (UTF-8 text).\"},"
+		EXPECTED_VERSION_PROP("the new content") "},"
 		"\"required\":[\"path\",\"content\"]}",
+	.output_schema = VERSION_OUTPUT,
 	.destructive = true,
 	.idempotent = true,
 	.run = write_run,
-	.cancel = fop_cancel,
+	.cancel = wr_cancel,
 };
 
 static const struct rb_tool rb_tool_edit_file = {
@@ -1028,18 +1338,23 @@ static const struct rb_tool rb_tool_edit_file = {
 		       "with newText, applied in order; when oldText does not occur exactly, a run of lines "
 		       "equal to it up to leading/trailing whitespace is replaced, keeping the file's "
 		       "indentation. Returns a git-style unified diff of the change in a ```diff block. "
-		       "With dryRun the diff is returned and nothing is written. The write is atomic. "
-		       "Only works within allowed directories.",
+		       "With dryRun the diff is returned and nothing is written. The write is atomic and holds "
+		       "the file's lock (shared with write_file, memory_bank_update and other ringbank "
+		       "processes); give expectedVersion (from read_text_file) to fail with a version conflict "
+		       "if the file changed since that read. structuredContent.version is the file's version "
+		       "after the call. Only works within allowed directories.",
 	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("Text file to edit.") ","
 		"\"edits\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
 		"\"properties\":{\"oldText\":{\"type\":\"string\",\"description\":\"Text to search for - must match exactly\"},"
 		"\"newText\":{\"type\":\"string\",\"description\":\"Text to replace with\"}},"
 		"\"required\":[\"oldText\",\"newText\"]}},"
-		"\"dryRun\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Preview changes using git-style diff format\"}},"
+		"\"dryRun\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Preview changes using git-style diff format\"},"
+		EXPECTED_VERSION_PROP("the edits") "},"
 		"\"required\":[\"path\",\"edits\"]}",
+	.output_schema = VERSION_OUTPUT,
 	.destructive = true,
 	.run = edit_run,
-	.cancel = fop_cancel,
+	.cancel = wr_cancel,
 };
 
 static const struct rb_tool rb_tool_create_directory = {

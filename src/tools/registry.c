@@ -7,7 +7,7 @@
 
 #define MAX_TOOLS 128
 
-static const struct rb_tool *const *const modules[] = { rb_tools_files, rb_tools_basic, rb_tools_projects, rb_tools_search, rb_tools_stats, rb_tools_validate };
+static const struct rb_tool *const *const modules[] = { rb_tools_files, rb_tools_basic, rb_tools_projects, rb_tools_search, rb_tools_stats, rb_tools_validate, rb_tools_jobs };
 static const struct rb_tool *table[MAX_TOOLS + 1];
 static size_t ntable;
 

@@ -9,5 +9,6 @@ extern const struct rb_tool *const rb_tools_basic[]; /* basic.c */
 extern const struct rb_tool *const rb_tools_files[]; /* files*.c */
 extern const struct rb_tool *const rb_tools_projects[], *const rb_tools_search[], *const rb_tools_stats[]; /* bank tools */
 extern const struct rb_tool *const rb_tools_validate[]; /* validate.c (src/bank) */
+extern const struct rb_tool *const rb_tools_jobs[]; /* src/jobs/tools.c (issue 5) */
 
 #endif

@@ -567,12 +567,11 @@ describe(`escape suite (${RB_IO})`, () => {
     assert.deepEqual(escapes, []);
   });
 
-  // MCP roots narrow the command-line roots. The narrowing is checked on
-  // the path's text only (src/fs/fs.c rb_fs_resolve) while the kernel
-  // resolves beneath the command-line root, so a symlink inside an allowed
-  // directory reaches the rest of the root. Reported in issue 8 with a fix
-  // (resolve beneath an fd of the allowed directory); todo until then.
-  test('MCP roots narrowing is not bypassed by a symlink inside it', { todo: 'fs: narrowing is lexical (issue 8)' },
+  // MCP roots narrow the command-line roots. Paths under a narrowed root
+  // resolve beneath an fd of the allowed directory (src/fs/fs.c), so a
+  // symlink inside it cannot reach the rest of the command-line root.
+  // (Regression: the narrowing used to be checked on the path's text only.)
+  test('MCP roots narrowing is not bypassed by a symlink inside it',
     async () => {
       ensureInside(R, O);
       fs.mkdirSync(path.join(R, 'private'), { recursive: true });

@@ -11,7 +11,9 @@
 // docs/PARITY.md says).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -52,6 +54,24 @@ function sample() {
 function text(res) {
   assert.ok(Array.isArray(res.content), 'content is an array');
   return res.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+}
+
+// A content version: lowercase hex SHA-256 of the bytes.
+function sha(data) {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+// ringbank's own files left under dir: locks (.name.lock, .name.lock.reap)
+// and atomic-write temp files (.name.rb-PID-N.tmp).
+// Walks real directories only (readdir's recursive mode follows symlinks).
+function artifacts(dir, rel = '') {
+  const out = [];
+  for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...artifacts(dir, r));
+    else if (/^\..*(\.lock|\.lock\.reap|\.tmp)$/.test(e.name)) out.push(r);
+  }
+  return out;
 }
 
 async function ok(client, name, args) {
@@ -98,6 +118,17 @@ describe('file tools', () => {
     assert.deepEqual(byName.list_directory_with_sizes.inputSchema.properties.sortBy.enum, ['name', 'size']);
     for (const n of ['get_file_info', 'directory_tree', 'list_directory_with_sizes', 'search_files'])
       assert.equal(byName[n].outputSchema?.type, 'object', `${n} has an outputSchema`);
+    // Versions: expectedVersion in, {version} out; read_text_file gives {size, version}.
+    for (const n of ['write_file', 'edit_file']) {
+      assert.equal(byName[n].inputSchema.properties.expectedVersion.type, 'string');
+      assert.match(byName[n].inputSchema.properties.expectedVersion.description, /version conflict/);
+      assert.ok(!byName[n].inputSchema.required.includes('expectedVersion'));
+      assert.deepEqual(byName[n].outputSchema.required, ['version']);
+    }
+    for (const n of ['read_text_file', 'read_file']) {
+      assert.deepEqual(Object.keys(byName[n].outputSchema.properties), ['size', 'version']);
+      assert.deepEqual(byName[n].outputSchema.required, ['size']);
+    }
     assert.equal(byName.write_file.annotations.destructiveHint, true);
     assert.equal(byName.write_file.annotations.idempotentHint, true);
     assert.equal(byName.edit_file.annotations.idempotentHint, false);
@@ -319,6 +350,130 @@ describe('file tools', () => {
     await fails(c, 'edit_file', { path: 'notes/none.md', edits: [] }, /^notes\/none\.md: no such file/);
     await fails(c, 'edit_file', { path: 'bad-utf8.txt', edits: [{ oldText: 'a', newText: 'b' }] }, /not valid UTF-8/);
     await fails(c, 'edit_file', { path: 'notes/code.md', edits: [{ oldText: 1 }] }, /edits\[0\]/);
+  });
+
+  test('versions: read_text_file gives {size, version}; write_file and edit_file take expectedVersion', async () => {
+    const c = s.client;
+    fs.mkdirSync(path.join(dir, 'ver'), { recursive: true });
+    const file = path.join(dir, 'ver/v.md');
+    fs.writeFileSync(file, 'one\ntwo\nthree\n');
+    let r = await ok(c, 'read_text_file', { path: 'ver/v.md' });
+    assert.deepEqual(r.structuredContent, { size: 14, version: sha('one\ntwo\nthree\n') });
+    // head/tail cut the text, not the version: it is always the whole file's.
+    r = await ok(c, 'read_text_file', { path: 'ver/v.md', tail: 1 });
+    assert.equal(r.structuredContent.version, sha('one\ntwo\nthree\n'));
+    // The version is of the bytes on disk, not of the U+FFFD-repaired text.
+    r = await ok(c, 'read_file', { path: 'bad-utf8.txt' });
+    assert.equal(r.structuredContent.version, sha(fs.readFileSync(path.join(dir, 'bad-utf8.txt'))));
+    const v1 = sha('one\ntwo\nthree\n');
+
+    // write_file with the current version: written, the new version returned.
+    r = await ok(c, 'write_file', { path: 'ver/v.md', content: 'one\ntwo\nthree\nfour\n', expectedVersion: v1 });
+    assert.equal(text(r), 'Successfully wrote to ver/v.md', 'the text stays the official one');
+    const v2 = sha('one\ntwo\nthree\nfour\n');
+    assert.deepEqual(r.structuredContent, { version: v2 });
+    // A stale version: a conflict naming both versions, nothing written.
+    let msg = await fails(c, 'write_file', { path: 'ver/v.md', content: 'lost\n', expectedVersion: v1 },
+      /^ver\/v\.md: changed since it was read \(version conflict\)/);
+    assert.ok(msg.includes(`current version ${v2}`) && msg.includes(`expected ${v1}`), msg);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'one\ntwo\nthree\nfour\n');
+    // Upper-case hex is the same version.
+    r = await ok(c, 'write_file', { path: 'ver/v.md', content: 'v3\n', expectedVersion: v2.toUpperCase() });
+    assert.equal(r.structuredContent.version, sha('v3\n'));
+    // A missing file with an expectedVersion is a conflict; without one it is created.
+    await fails(c, 'write_file', { path: 'ver/gone.md', content: 'x', expectedVersion: v1 },
+      /^ver\/gone\.md: does not exist \(version conflict\)/);
+    assert.ok(!fs.existsSync(path.join(dir, 'ver/gone.md')));
+    r = await ok(c, 'write_file', { path: 'ver/gone.md', content: 'x' });
+    assert.equal(r.structuredContent.version, sha('x'));
+    // Malformed versions are refused by name.
+    await fails(c, 'write_file', { path: 'ver/v.md', content: 'x', expectedVersion: 'abc' }, /^expectedVersion: /);
+    await fails(c, 'write_file', { path: 'ver/v.md', content: 'x', expectedVersion: 'g'.repeat(64) }, /^expectedVersion: /);
+    await fails(c, 'write_file', { path: 'ver/v.md', content: 'x', expectedVersion: 7 }, /expectedVersion/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'v3\n');
+
+    // edit_file: stale -> conflict (dry run too), current -> edited, the new version returned.
+    const v3 = sha('v3\n');
+    await fails(c, 'edit_file', { path: 'ver/v.md', edits: [{ oldText: 'v3', newText: 'v4' }], expectedVersion: v1 },
+      /^ver\/v\.md: changed since it was read \(version conflict\)/);
+    await fails(c, 'edit_file', { path: 'ver/v.md', dryRun: true, edits: [{ oldText: 'v3', newText: 'v4' }], expectedVersion: v2 },
+      /version conflict/);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'v3\n');
+    r = await ok(c, 'edit_file', { path: 'ver/v.md', dryRun: true, edits: [{ oldText: 'v3', newText: 'v4' }], expectedVersion: v3 });
+    assert.deepEqual(r.structuredContent, { version: v3 }, 'a dry run reports the unchanged version');
+    r = await ok(c, 'edit_file', { path: 'ver/v.md', edits: [{ oldText: 'v3', newText: 'v4' }], expectedVersion: v3 });
+    assert.match(text(r), /^```diff\n[\s\S]*-v3\n\+v4\n```\n\n$/);
+    assert.deepEqual(r.structuredContent, { version: sha('v4\n') });
+    r = await ok(c, 'edit_file', { path: 'ver/v.md', edits: [{ oldText: 'v4', newText: 'v5' }] });
+    assert.deepEqual(r.structuredContent, { version: sha('v5\n') });
+    await fails(c, 'edit_file', { path: 'ver/none.md', edits: [], expectedVersion: v3 }, /^ver\/none\.md: does not exist \(version conflict\)/);
+    await fails(c, 'edit_file', { path: 'ver/v.md', edits: [{ oldText: 'nothere', newText: 'x' }], expectedVersion: sha('v5\n') },
+      /Could not find exact match/);
+    // The CRLF file: the version is of the bytes written (CRLF kept).
+    fs.writeFileSync(path.join(dir, 'ver/crlf.md'), 'a\r\nb\r\n');
+    r = await ok(c, 'edit_file', { path: 'ver/crlf.md', edits: [{ oldText: 'b', newText: 'B' }], expectedVersion: sha('a\r\nb\r\n') });
+    assert.equal(r.structuredContent.version, sha('a\r\nB\r\n'));
+    assert.equal(r.structuredContent.version, sha(fs.readFileSync(path.join(dir, 'ver/crlf.md'))));
+
+    // Other failures under the lock: a directory, a missing parent.
+    await fails(c, 'write_file', { path: 'ver', content: 'x' }, /^ver: /);
+    await fails(c, 'write_file', { path: '.', content: 'x' }, /^\.: is a directory$/);
+    await fails(c, 'write_file', { path: 'ver/no/x.md', content: 'x' }, /^ver\/no\/x\.md: no such file/);
+    await fails(c, 'edit_file', { path: 'ver', edits: [] }, /^ver: /);
+    // After successes and failures alike: no lock, reap or temp file anywhere.
+    assert.deepEqual(artifacts(dir), []);
+  });
+
+  test('write_file and edit_file wait for a lock held by a live writer, reap a dead one', async () => {
+    const c = s.client;
+    fs.mkdirSync(path.join(dir, 'lk'), { recursive: true });
+    const lock = path.join(dir, 'lk/.l.md.lock');
+    const { spawnSync } = await import('node:child_process');
+    const dead = Number(spawnSync('sh', ['-c', 'echo $$']).stdout.toString().trim());
+    fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname(), time: Date.now() }));
+    await ok(c, 'write_file', { path: 'lk/l.md', content: 'a\n' });
+    assert.ok(!fs.existsSync(lock), 'the dead writer\'s lock was reaped');
+    for (const [name, args, want] of [
+      ['write_file', { path: 'lk/l.md', content: 'b\n', expectedVersion: sha('a\n') }, 'b\n'],
+      ['edit_file', { path: 'lk/l.md', edits: [{ oldText: 'b', newText: 'c' }], expectedVersion: sha('b\n') }, 'c\n'],
+    ]) {
+      fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname(), time: Date.now() }));
+      setTimeout(() => fs.unlinkSync(lock), 300);
+      const t0 = Date.now();
+      await ok(c, name, args);
+      assert.ok(Date.now() - t0 >= 250, `${name} waited ${Date.now() - t0} ms for the holder`);
+      assert.equal(fs.readFileSync(path.join(dir, 'lk/l.md'), 'utf8'), want);
+    }
+    assert.deepEqual(artifacts(path.join(dir, 'lk')), []);
+  });
+
+  test('a write_file cancelled while waiting for the lock leaves nothing behind', async () => {
+    fs.mkdirSync(path.join(dir, 'lk2'), { recursive: true });
+    const lock = path.join(dir, 'lk2/.c.md.lock');
+    const holder = JSON.stringify({ pid: process.pid, host: os.hostname(), time: Date.now() });
+    fs.writeFileSync(lock, holder);
+    const r = raw([dir]);
+    await r.initialize();
+    for (const [name, args] of [['write_file', { path: 'lk2/c.md', content: 'x' }],
+      ['edit_file', { path: 'lk2/c.md', edits: [] }]]) {
+      r.send({ jsonrpc: '2.0', id: `w-${name}`, method: 'tools/call', params: { name, arguments: args } });
+      await sleep(100); // waiting on the held lock
+      r.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `w-${name}`, reason: 'test' } });
+      r.send({ jsonrpc: '2.0', id: `p-${name}`, method: 'ping' });
+      assert.equal((await r.next()).id, `p-${name}`, 'no result for the cancelled call');
+    }
+    await sleep(100);
+    assert.equal(fs.readFileSync(lock, 'utf8'), holder, 'the holder\'s lock is untouched');
+    fs.unlinkSync(lock);
+    assert.deepEqual(artifacts(path.join(dir, 'lk2')), []);
+    assert.ok(!fs.existsSync(path.join(dir, 'lk2/c.md')), 'the cancelled write did not happen');
+    // Still serving, and the next write takes the lock at once.
+    r.send({ jsonrpc: '2.0', id: 'again', method: 'tools/call', params: { name: 'write_file', arguments: { path: 'lk2/c.md', content: 'y' } } });
+    const m = await r.response('again', 3000);
+    assert.ok(!m.result.isError, JSON.stringify(m.result));
+    assert.equal(m.result.structuredContent.version, sha('y'));
+    assert.deepEqual(artifacts(path.join(dir, 'lk2')), []);
+    await r.close();
   });
 
   test('create_directory: nested, idempotent, not over a file', async () => {
@@ -597,4 +752,95 @@ describe('parity with @modelcontextprotocol/server-filesystem', { skip: !OFFICIA
       else assert.equal(text(a), text(b));
     });
   }
+});
+
+// ---- two servers, one file, through the filesystem tools ---------------------
+// Like concurrent.test.mjs, but with the official server's tools: two
+// ringbank processes (two agents), each driven by its own SDK client, append
+// 300 lines each to the same file by read-modify-write: read_text_file
+// (text + structuredContent.version), append a line, write_file with
+// expectedVersion, and on a version conflict start again from the read. The
+// per-file lock serialises check-and-write across the processes and the
+// version turns a stale read into a conflict, so the file ends with every
+// line exactly once.
+describe('two servers, one file, read_text_file + write_file with expectedVersion', () => {
+  const PER_SERVER = 300;
+  const WORKERS_PER_SERVER = 4;
+
+  async function append(client, line) {
+    for (let conflicts = 0; ; conflicts++) {
+      const r = await ok(client, 'read_text_file', { path: 'shared/log.md' });
+      const w = await client.callTool({ name: 'write_file',
+        arguments: { path: 'shared/log.md', content: text(r) + line + '\n', expectedVersion: r.structuredContent.version } });
+      if (!w.isError) {
+        assert.equal(w.structuredContent.version, sha(text(r) + line + '\n'));
+        return conflicts;
+      }
+      assert.match(text(w), /version conflict/, `unexpected failure: ${text(w)}`);
+      if (conflicts > 2000) throw new Error(`${line}: starved after 2000 conflicts`);
+    }
+  }
+
+  test(`${PER_SERVER} appends from each of two servers: every line exactly once`, { timeout: 600000 }, async () => {
+    const dir = tree({ 'shared/log.md': '' });
+    const a = await connect({ roots: [dir] });
+    const b = await connect({ roots: [dir] });
+    assert.notEqual(a.pid, b.pid);
+    await a.client.listTools(); // the SDK validates structuredContent against the outputSchemas
+    await b.client.listTools();
+    const next = [0, 0];
+    let conflicts = 0;
+    const t0 = Date.now();
+    async function worker(srv, idx) {
+      for (;;) {
+        const n = next[idx]++;
+        if (n >= PER_SERVER) return;
+        conflicts += await append(srv.client, `server ${idx} line ${n}`);
+      }
+    }
+    const jobs = [];
+    for (let w = 0; w < WORKERS_PER_SERVER; w++) jobs.push(worker(a, 0), worker(b, 1));
+    await Promise.all(jobs);
+    const ms = Date.now() - t0;
+    console.log(`# ${2 * PER_SERVER} appends in ${ms} ms, ${conflicts} conflicts retried`);
+
+    const lines = fs.readFileSync(path.join(dir, 'shared/log.md'), 'utf8').split('\n');
+    assert.equal(lines.pop(), '', 'ends with a newline');
+    assert.equal(lines.length, 2 * PER_SERVER, 'line count: no append lost, none applied twice');
+    const want = [];
+    for (const idx of [0, 1]) for (let n = 0; n < PER_SERVER; n++) want.push(`server ${idx} line ${n}`);
+    assert.deepEqual([...lines].sort(), want.sort(), 'every line exactly once');
+    assert.ok(conflicts > 0, 'the two servers really did race (some reads went stale)');
+    assert.deepEqual(artifacts(dir), [], 'no lock or temp file left behind');
+    await a.client.close();
+    await b.client.close();
+    rmtree(dir);
+  });
+
+  // The race itself, every time: both servers read the same version, then
+  // write_file and edit_file from both at once with it: exactly one wins.
+  test('same expectedVersion from both servers at once: exactly one write wins', async () => {
+    const dir = tree({ 'shared/race.md': 'start\n' });
+    const a = await connect({ roots: [dir] });
+    const b = await connect({ roots: [dir] });
+    const file = path.join(dir, 'shared/race.md');
+    for (let round = 0; round < 20; round++) {
+      const v = (await ok(a.client, 'read_text_file', { path: 'shared/race.md' })).structuredContent.version;
+      assert.equal((await ok(b.client, 'read_text_file', { path: 'shared/race.md' })).structuredContent.version, v);
+      const before = fs.readFileSync(file, 'utf8');
+      const edit = round % 2 === 1;
+      const call = (c, who) => c.callTool(edit
+        ? { name: 'edit_file', arguments: { path: 'shared/race.md', edits: [{ oldText: 'start', newText: `start ${who}` }], expectedVersion: v } }
+        : { name: 'write_file', arguments: { path: 'shared/race.md', content: `${before}${who} ${round}\n`, expectedVersion: v } });
+      const rs = await Promise.all([call(a.client, 'a'), call(b.client, 'b'), call(a.client, 'a2'), call(b.client, 'b2')]);
+      const won = rs.filter((r) => !r.isError);
+      assert.equal(won.length, 1, `round ${round}: one winner, got ${rs.map((r) => text(r).slice(0, 60)).join(' | ')}`);
+      for (const r of rs) if (r.isError) assert.match(text(r), /version conflict/);
+      assert.equal(won[0].structuredContent.version, sha(fs.readFileSync(file)));
+    }
+    assert.deepEqual(artifacts(dir), []);
+    await a.client.close();
+    await b.client.close();
+    rmtree(dir);
+  });
 });

@@ -6,6 +6,7 @@
 // Environment: RB_BIN (default ../../build/ringbank), RB_IO (uring|threads,
 // default uring).
 import { spawn } from 'node:child_process';
+import { after } from 'node:test';
 import { mkdtempSync, mkdirSync, writeFileSync, readdirSync, readFileSync, rmSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const RB_BIN = path.resolve(here, process.env.RB_BIN || '../../build/ringbank');
 export const RB_IO = process.env.RB_IO || 'uring';
+
+// Servers still running when a test file ends (a test failed before it
+// closed them) are killed, so a failure never leaves the runner waiting.
+const live = new Set();
+after(() => {
+  for (const child of live) child.kill('SIGKILL');
+});
 
 function serveArgs(roots, extra = []) {
   return ['serve', `--io=${RB_IO}`, ...extra, ...roots];
@@ -38,6 +46,9 @@ export async function connect(opts = {}) {
   transport.stderr?.on('data', (b) => { log += b.toString(); });
   const client = new Client({ name: 'ringbank-interop', version: '1.0.0' }, { capabilities });
   if (setup) setup(client);
+  const handle = { kill: (sig) => { try { if (transport.pid) process.kill(transport.pid, sig); } catch {} } };
+  live.add(handle);
+  transport.onclose = () => live.delete(handle); // set before connect: the client chains it
   await client.connect(transport);
   return { client, transport, pid: transport.pid, stderr: () => log };
 }
@@ -46,6 +57,7 @@ export async function connect(opts = {}) {
 // parsed stdout message (rejects after ms); exited resolves {code, signal}.
 export function raw(roots, extra = []) {
   const child = spawn(RB_BIN, serveArgs(roots, extra), { stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(child);
   const queue = [];
   const waiters = [];
   let buf = '';
@@ -64,7 +76,10 @@ export function raw(roots, extra = []) {
   });
   child.stderr.on('data', (b) => { log += b.toString(); });
   child.stdin.on('error', () => {});
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+    live.delete(child);
+    resolve({ code, signal });
+  }));
   return {
     child,
     pid: child.pid,
@@ -75,8 +90,12 @@ export function raw(roots, extra = []) {
     next(ms = 10000) {
       if (queue.length) return Promise.resolve(queue.shift());
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no message from the server in ${ms} ms; stderr:\n${log}`)), ms);
-        waiters.push((m) => { clearTimeout(t); resolve(m); });
+        const w = (m) => { clearTimeout(t); resolve(m); };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1); // a later message must not go to this dead waiter
+          reject(new Error(`no message from the server in ${ms} ms; stderr:\n${log}`));
+        }, ms);
+        waiters.push(w);
       });
     },
     // The next response (skips notifications such as log messages).

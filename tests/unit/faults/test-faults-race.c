@@ -205,12 +205,15 @@ static void trunc_round(struct env *e, unsigned seed, uint64_t *shorter, uint64_
 static void trunc_tool_round(struct env *e, unsigned seed)
 {
 	struct t_tool_res tr = { 0 };
-	char text[TSIZE / 8];
+	static char text[TSIZE / 8];
+	char line[16];
 	int st;
 	pid_t pid;
 	/* A text file of numbered lines; read_text_file returns it as text. */
-	for (size_t i = 0; i + 8 <= sizeof text; i += 8)
-		snprintf(text + i, 9, "%07zu\n", i / 8);
+	for (size_t i = 0; i + 8 <= sizeof text; i += 8) {
+		snprintf(line, sizeof line, "%07zu\n", (i / 8) % 10000000);
+		memcpy(text + i, line, 8);
+	}
 	t_write_file(e->dir, "tt.md", text, sizeof text);
 	pid = truncater(e, "tt.md", (long)(seed % 500), (off_t)((seed * 40503u) % sizeof text));
 	t_tool(e, "read_text_file", "{\"path\":\"tt.md\"}", &tr);

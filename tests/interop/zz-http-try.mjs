@@ -1,0 +1,18 @@
+import { startServer, connectHttp, stats } from './http-lib.mjs';
+import { tree } from './lib.mjs';
+const root = tree({ 'notes/a.md': '# a\n' });
+const srv = await startServer([root]);
+const { client, transport } = await connectHttp(srv.url);
+console.log(client.getServerVersion(), transport.sessionId);
+console.log((await client.listTools()).tools.length);
+console.log(JSON.stringify(await client.callTool({ name: 'read_text_file', arguments: { path: 'notes/a.md' } })));
+const prog = [];
+console.log(JSON.stringify(await client.callTool({ name: 'search_files', arguments: { path: '.', pattern: '**/*.md' } }, undefined, { onprogress: (p) => prog.push(p) })), prog.length);
+console.log(await client.ping());
+await client.setLoggingLevel('debug');
+console.log(await stats(srv));
+await transport.terminateSession();
+await client.close();
+console.log(await stats(srv));
+console.log(await srv.stop());
+console.log(srv.stderr());
