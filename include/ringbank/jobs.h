@@ -95,11 +95,13 @@ void rb_jobs_shutdown(struct rb_jobs *jobs, void (*done)(void *ctx, bool abandon
 /* After shutdown's done (or never started). NULL ok. */
 void rb_jobs_free(struct rb_jobs *jobs);
 /* For `ringbank serve`: --state-dir DIR, --max-jobs N (1 consumed, 0 not
- * ours, -1 bad value, message printed); the usage lines; and shutdown
- * with the loop run until it is done (false: abandoned, exit at once). */
+ * ours, -1 bad value, message printed); the usage lines; shutdown with the
+ * loop run until it is done (false: abandoned, exit at once). */
 int rb_jobs_parse_opt(struct rb_jobs_opts *o, int argc, char **argv, int *i);
 void rb_jobs_usage(FILE *f);
 bool rb_jobs_shutdown_wait(struct rb_jobs *jobs);
+/* rb_jobs_recover with the loop run until it is done (start-up). */
+void rb_jobs_recover_wait(struct rb_jobs *jobs);
 const char *rb_jobs_state_dir(const struct rb_jobs *jobs); /* NULL when memory only */
 
 /* The process's table, for the job tools (one loop, one table per process). */
@@ -140,7 +142,9 @@ int rb_jobs_adopt(struct rb_jobs *jobs, struct rb_call *call, yyjson_doc *req, y
 const char *rb_job_id(const struct rb_job *job);
 enum rb_job_status rb_job_status(const struct rb_job *job);
 /* The tools/call result that stands for a job: one text block and
- * structuredContent {job_id, status, message, tool, label?}. Built in d. */
+ * structuredContent {job_id, status, message}. Built in d. For a non-bulk
+ * tool with an output schema (which a handle would not match) it is an
+ * isError result with the handle in _meta["io.github.ringbank/job"]. */
 yyjson_mut_val *rb_job_handle_result(const struct rb_job *job, yyjson_mut_doc *d, uint64_t budget_ms);
 /* The CreateTaskResult of a task job: {task: Task}. */
 yyjson_mut_val *rb_job_task_result(const struct rb_job *job, yyjson_mut_doc *d);
@@ -150,9 +154,10 @@ yyjson_mut_val *rb_job_task_result(const struct rb_job *job, yyjson_mut_doc *d);
 /* Bulk tools: async_mode and job_label added to the input schema's
  * properties. Returns doc itself (unchanged) or a new doc (doc is freed). */
 yyjson_doc *rb_jobs_input_schema(const struct rb_tool *tool, yyjson_doc *doc);
-/* A call of any tool may come back as a job handle, so an output schema
+/* A bulk tool's call may come back as a job handle, so its output schema
  * also admits {job_id, status, message}: the job fields are added to its
- * properties and its `required` becomes anyOf [the tool's, the handle's]. */
+ * properties and its `required` becomes anyOf [the tool's, the handle's].
+ * Other tools' schemas are left exactly as they are. */
 yyjson_doc *rb_jobs_output_schema(const struct rb_tool *tool, yyjson_doc *doc);
 
 /* ---- MCP tasks (2025-11-25) for one session --------------------------------- */

@@ -5,7 +5,8 @@
  * O_CREAT|O_EXCL by an openat2 beneath the root (on the ring with the uring
  * backend), holding {"pid":N,"host":"h","time":ms-since-epoch}. Whoever
  * creates it holds the lock; releasing unlinks it. It is advisory: only
- * writers that take it are serialised (memory_bank_update, write_file).
+ * writers that take it are serialised (memory_bank_update, write_file,
+ * edit_file).
  *
  * Acquiring retries with exponential backoff and jitter (2 ms doubling to
  * 64 ms) until the timeout or the retry bound. A lock found in the way is

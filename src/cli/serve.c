@@ -179,7 +179,7 @@ int rb_cli_serve(int argc, char **argv)
 		goto bad;
 	}
 	rb_jobs_set_default(s.jobs);
-	rb_jobs_recover(s.jobs, NULL, NULL); /* jobs of dead processes -> interrupted */
+	rb_jobs_recover_wait(s.jobs); /* jobs of dead processes -> interrupted */
 	so.mcp.jobs = s.jobs;
 	if (ho.listen) {
 		ho.mcp = so.mcp;

@@ -58,6 +58,25 @@ struct wait {
 	bool done, abandoned;
 };
 
+static void recovered(void *ctx, unsigned n)
+{
+	struct wait *w = ctx;
+	w->done = true;
+}
+
+void rb_jobs_recover_wait(struct rb_jobs *jobs)
+{
+	struct wait w = { 0 };
+
+	/* Before the server reads its first request: what it reports about
+	 * jobs is settled, and nothing of the sweep (an open directory, a read
+	 * in flight) is still going on when clients look at the process. */
+	rb_jobs_recover(jobs, recovered, &w);
+	while (!w.done || jobs->bg) /* with the rewrites of interrupted records */
+		if (rb_loop_run_once(jobs->loop, true, 50) < 0)
+			return;
+}
+
 static void shut(void *ctx, bool abandoned)
 {
 	struct wait *w = ctx;
@@ -73,7 +92,9 @@ bool rb_jobs_shutdown_wait(struct rb_jobs *jobs)
 		return true;
 	rb_jobs_shutdown(jobs, shut, &w);
 	while (!w.done) {
-		int r = rb_loop_run_once(jobs->loop, true, -1);
+		/* Bounded: the answer may come from a callback run at the start
+		 * of a turn, after which the turn would otherwise sleep. */
+		int r = rb_loop_run_once(jobs->loop, true, 50);
 		if (r < 0) {
 			rb_log(RB_LOG_ERROR, "jobs: event loop failed during shutdown: %s", strerror(-r));
 			return false;

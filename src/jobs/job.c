@@ -361,9 +361,11 @@ static void job_persist(struct rb_job *j, bool urgent)
 	if (j->writing)
 		return; /* written again when this write ends */
 	if (!j->dirty_urgent) {
+		/* Only progress is throttled: the first progress write goes at
+		 * once, then one per interval; status writes never wait. */
 		now = rb_now_ns();
-		next = j->last_write_ns + (uint64_t)jobs->o.progress_write_ms * 1000000ull;
-		if (j->last_write_ns && now < next) {
+		next = j->last_progress_write_ns + (uint64_t)jobs->o.progress_write_ms * 1000000ull;
+		if (j->last_progress_write_ns && now < next) {
 			if (!rb_timer_active(&j->wtimer))
 				rb_timer_start_ns(jobs->loop, &j->wtimer, next - now, wtimer_fired);
 			return;
@@ -442,9 +444,10 @@ static void job_write(struct rb_job *j)
 		j->dirty = j->dirty_urgent = false;
 		return;
 	}
+	if (!j->dirty_urgent && j->have_progress)
+		j->last_progress_write_ns = rb_now_ns();
 	j->dirty = j->dirty_urgent = false;
 	j->writing = true;
-	j->last_write_ns = rb_now_ns();
 	snprintf(name, sizeof(name), "%s.json", j->id);
 	store_write(jobs, name, buf, len, write_done, j);
 }
@@ -587,7 +590,15 @@ static struct rb_job *job_new(struct rb_jobs *jobs, const struct rb_tool *tool, 
 	j->tool = tool;
 	j->origin = s->origin;
 	j->status = RB_JOB_PENDING;
-	j->created_ms = j->updated_ms = jobs_now_ms();
+	{
+		static uint64_t last_ns;
+		struct timespec ts;
+		uint64_t ns;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		j->created_ns = last_ns = ns > last_ns ? ns : last_ns + 1;
+		j->created_ms = j->updated_ms = (int64_t)(j->created_ns / 1000000ull);
+	}
 	rb_list_init(&j->node);
 	rb_list_init(&j->qnode);
 	rb_list_init(&j->waits);
@@ -687,6 +698,7 @@ int rb_jobs_adopt(struct rb_jobs *jobs, struct rb_call *call, yyjson_doc *req, y
 		return -ENOMEM;
 	/* The call began one budget ago. */
 	j->created_ms = j->started_ms = jobs_now_ms() - (int64_t)budget;
+	j->created_ns -= budget * 1000000ull;
 	j->req = req;
 	j->args = args;
 	j->call = call;

@@ -67,6 +67,7 @@ struct rb_job {
 	enum rb_job_origin origin;
 	enum rb_job_status status;
 	int64_t created_ms, started_ms, completed_ms, updated_ms;
+	uint64_t created_ns;	 /* realtime ns, strictly increasing in a process: orders jobs created in one ms */
 	/* progress */
 	bool have_progress;
 	uint64_t cur, total;
@@ -85,7 +86,7 @@ struct rb_job {
 	bool writing, dirty, dirty_urgent, persist_failed, persisted;
 	bool sidecar_done, sidecar_failed;
 	struct rb_timer wtimer;
-	uint64_t last_write_ns;
+	uint64_t last_progress_write_ns; /* progress writes: at most one per progress_write_ms */
 	/* cancel_job waits */
 	struct rb_list waits;
 	/* a task's session: progress token (JSON text) and status notifications */
@@ -141,6 +142,7 @@ struct jrec {
 	char id[RB_JOB_ID_LEN + 1];
 	enum rb_job_status status;
 	int64_t created_ms;
+	uint64_t created_ns;	/* 0 if absent */
 	bool own;		/* from this process's memory */
 	struct owner owner;
 	bool have_owner;

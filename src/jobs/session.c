@@ -266,6 +266,9 @@ static int newest_first(const void *a, const void *b)
 	const struct jrec *x = a, *y = b;
 	if (x->created_ms != y->created_ms)
 		return x->created_ms > y->created_ms ? -1 : 1;
+	/* The same millisecond: the nanoseconds (strictly increasing within a process). */
+	if (x->created_ns != y->created_ns && x->created_ns && y->created_ns)
+		return x->created_ns > y->created_ns ? -1 : 1;
 	return strcmp(x->id, y->id);
 }
 

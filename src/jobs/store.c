@@ -177,6 +177,7 @@ char *job_serialize(struct rb_job *j, bool for_disk, size_t *len)
 	yyjson_mut_obj_add_str(d, root, "status", rb_job_status_name(j->status));
 	iso_time(j->created_ms, t);
 	yyjson_mut_obj_add_strcpy(d, root, "created", t);
+	yyjson_mut_obj_add_uint(d, root, "created_ns", j->created_ns);
 	if (j->started_ms) {
 		iso_time(j->started_ms, t);
 		yyjson_mut_obj_add_strcpy(d, root, "started", t);
@@ -289,6 +290,8 @@ int jrec_parse(const char *id, const char *text, size_t len, struct jrec *r, cha
 	r->created_ms = s ? iso_parse(s) : -1;
 	if (r->created_ms < 0)
 		return bad(r, why, n, "no valid \"created\" time");
+	v = yyjson_obj_get(root, "created_ns");
+	r->created_ns = yyjson_is_uint(v) ? yyjson_get_uint(v) : 0;
 	o = yyjson_obj_get(root, "owner");
 	if (yyjson_is_obj(o)) {
 		r->have_owner = true;

@@ -219,6 +219,24 @@ static void list_got(void *ctx, int res, struct store_list *l)
 	yyjson_mut_obj_add_uint(d, sc, "shown", shown);
 	yyjson_mut_obj_add_val(d, sc, "warnings", warr);
 	{
+		/* This server's load now: jobs, and permits of the in-flight cap
+		 * (after a cancel, bulk permits are back to 0). */
+		struct rb_jobs *jobs = rb_jobs_default();
+		struct rb_cap_stats cs;
+		yyjson_mut_val *ld = yyjson_mut_obj(d);
+		struct rb_list *pos;
+		size_t pend = 0;
+		for (pos = jobs->pending.next; pos != &jobs->pending; pos = pos->next)
+			pend++;
+		rb_cap_stats(rb_fs_cap(jobs->fs), &cs);
+		yyjson_mut_obj_add_uint(d, ld, "jobs_running", jobs->running);
+		yyjson_mut_obj_add_uint(d, ld, "jobs_pending", pend);
+		yyjson_mut_obj_add_uint(d, ld, "permits_bulk", cs.used[RB_CAP_BULK]);
+		yyjson_mut_obj_add_uint(d, ld, "permits_interactive", cs.used[RB_CAP_INTERACTIVE]);
+		yyjson_mut_obj_add_strcpy(d, ld, "state_dir", jobs->state_path ? jobs->state_path : "");
+		yyjson_mut_obj_add_val(d, sc, "server", ld);
+	}
+	{
 		struct buf head = { 0 };
 		if (total > shown)
 			bprintf(&head, "%zu jobs, newest first; showing %zu (raise limit for more)%s", total, shown,
@@ -509,7 +527,9 @@ static const struct rb_tool tool_list_jobs = {
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 			 "\"jobs\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" VIEW_PROPS "}}},"
 			 "\"total\":{\"type\":\"integer\"},\"shown\":{\"type\":\"integer\"},"
-			 "\"warnings\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}},"
+			 "\"warnings\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+			 "\"server\":{\"type\":\"object\",\"description\":\"This server now: jobs running and "
+			 "pending, permits of the in-flight cap in use, the state directory\"}},"
 			 "\"required\":[\"jobs\",\"total\",\"shown\",\"warnings\"]}",
 	.read_only = true,
 	.idempotent = true,

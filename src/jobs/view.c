@@ -281,6 +281,15 @@ static const char *handle_status(const struct rb_job *j)
 	return rb_job_status_name(j->status);
 }
 
+/* Whether the tool's output schema (as tools/list shows it) admits a job
+ * handle: tools without one, and the bulk tools, whose schema
+ * rb_jobs_output_schema widens. The other tools keep their schemas exactly
+ * (clients and the official filesystem server's shapes rely on them). */
+static bool handle_fits(const struct rb_tool *t)
+{
+	return !t->output_schema || t->bulk;
+}
+
 yyjson_mut_val *rb_job_handle_result(const struct rb_job *j, yyjson_mut_doc *d, uint64_t budget_ms)
 {
 	yyjson_mut_val *r = yyjson_mut_obj(d), *sc = yyjson_mut_obj(d);
@@ -291,7 +300,19 @@ yyjson_mut_val *rb_job_handle_result(const struct rb_job *j, yyjson_mut_doc *d, 
 	yyjson_mut_obj_add_strcpy(d, sc, "job_id", j->id);
 	yyjson_mut_obj_add_str(d, sc, "status", handle_status(j));
 	yyjson_mut_obj_add_strcpy(d, sc, "message", text);
-	yyjson_mut_obj_add_val(d, r, "structuredContent", sc);
+	if (handle_fits(j->tool)) {
+		yyjson_mut_obj_add_val(d, r, "structuredContent", sc);
+	} else {
+		/* A small tool with a strict output schema that still ran past
+		 * its budget: its result is not here, and a handle would break
+		 * the schema (validating clients reject it), so the answer is an
+		 * isError result whose text says where the result will be; the
+		 * handle goes in _meta for programs. */
+		yyjson_mut_val *meta = yyjson_mut_obj(d);
+		yyjson_mut_obj_add_val(d, meta, "io.github.ringbank/job", sc);
+		yyjson_mut_obj_add_val(d, r, "_meta", meta);
+		yyjson_mut_obj_add_bool(d, r, "isError", true);
+	}
 	return r;
 }
 
@@ -387,7 +408,7 @@ yyjson_doc *rb_jobs_output_schema(const struct rb_tool *tool, yyjson_doc *doc)
 	yyjson_mut_val *root, *props, *req, *any, *alt, *hr, *old_any;
 	yyjson_doc *hd;
 
-	if (!doc || rb_jobs_is_job_tool(tool))
+	if (!doc || rb_jobs_is_job_tool(tool) || !handle_fits(tool))
 		return doc;
 	m = yyjson_doc_mut_copy(doc, NULL);
 	if (!m)

@@ -1258,7 +1258,7 @@ static const char read_text_output[] = "{\"type\":\"object\",\"properties\":{"
 
 #define EXPECTED_VERSION_PROP(what) "\"expectedVersion\":{\"type\":\"string\"," \
 	"\"description\":\"Optional: the version (SHA-256 hex of the content, as read_text_file returns it in " \
-	"structuredContent.version) " what " was based on. If the file's current content has another version, " \
+	"structuredContent.version) " what ". If the file's current content has another version, " \
 	"or the file no longer exists, nothing is written and the call fails with a version conflict.\"}"
 
 static const char read_text_desc[] =
@@ -1322,7 +1322,7 @@ static const struct rb_tool rb_tool_write_file = {
 		       "version.",
 	.input_schema = SCHEMA_HEAD "\"properties\":{" PATH_PROP("File to create or overwrite.") ","
 		"\"content\":{\"type\":\"string\",\"description\":\"The complete new content (UTF-8 text).\"},"
-		EXPECTED_VERSION_PROP("the new content") "},"
+		EXPECTED_VERSION_PROP("the new content was based on") "},"
 		"\"required\":[\"path\",\"content\"]}",
 	.output_schema = VERSION_OUTPUT,
 	.destructive = true,
@@ -1349,7 +1349,7 @@ static const struct rb_tool rb_tool_edit_file = {
 		"\"newText\":{\"type\":\"string\",\"description\":\"Text to replace with\"}},"
 		"\"required\":[\"oldText\",\"newText\"]}},"
 		"\"dryRun\":{\"type\":\"boolean\",\"default\":false,\"description\":\"Preview changes using git-style diff format\"},"
-		EXPECTED_VERSION_PROP("the edits") "},"
+		EXPECTED_VERSION_PROP("the edits were based on") "},"
 		"\"required\":[\"path\",\"edits\"]}",
 	.output_schema = VERSION_OUTPUT,
 	.destructive = true,

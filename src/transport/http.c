@@ -2142,13 +2142,11 @@ static void conn_free(struct conn *c)
 	free(c->ptok);
 	free(c->in);
 	free(c->rbuf);
-	if (c->fd >= 0) {
-		struct io_uring_sqe *sqe = h->uring ? rb_loop_sqe(h->loop, NULL) : NULL;
-		if (sqe)
-			io_uring_prep_close(sqe, c->fd);
-		else
-			close(c->fd);
-	}
+	/* Every op on the fd has completed. A plain close: a fire-and-forget
+	 * IORING_OP_CLOSE that a kernel punted to io-wq would resolve the fd
+	 * number late, possibly after it was reused (see conn_finish). */
+	if (c->fd >= 0)
+		close(c->fd);
 	free(c);
 	maybe_done(h);
 }
@@ -2221,15 +2219,12 @@ static void conn_finish(struct conn *c)
 	}
 	c->lingering = true;
 	c->linger_start = rb_now_ns();
-	if (h->uring) {
-		struct io_uring_sqe *sqe = rb_loop_sqe(h->loop, NULL);
-		if (sqe)
-			io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-		else
-			shutdown(c->fd, SHUT_WR);
-	} else {
-		shutdown(c->fd, SHUT_WR);
-	}
+	/* A plain syscall, not IORING_OP_SHUTDOWN: that op always goes to an
+	 * io-wq worker, which resolves the fd number late; had the client
+	 * closed meanwhile and the number gone to a new connection, the late
+	 * shutdown would cut that one (seen in test-http-wire). shutdown(2)
+	 * on a TCP socket does not block. */
+	shutdown(c->fd, SHUT_WR);
 	c->in_len = 0;
 	recv_arm(c);
 	conn_timer_arm(c);

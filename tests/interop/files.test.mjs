@@ -743,6 +743,9 @@ describe('parity with @modelcontextprotocol/server-filesystem', { skip: !OFFICIA
     ['edit_file', { path: 'notes/b.md', dryRun: true, edits: [{ oldText: 'one\ntwo', newText: 'uno\ndos' }, { oldText: '  three ', newText: 'tres' }] }],
     ['read_multiple_files', { paths: ['notes/a.md', 'notes/deep/c.txt'] }],
     ['read_media_file', { path: 'media/pic.png' }],
+    // Both write the same content to the same file: same sentence (ours adds
+    // structuredContent.version, theirs {content: text}).
+    ['write_file', { path: 'parity-written.md', content: 'same\n' }],
   ];
   for (const [name, args] of same) {
     test(`${name} ${JSON.stringify(args)}: same text`, async () => {

@@ -145,6 +145,15 @@ export function fdCount(pid) {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+// Waits (up to ms) for a process's fd count to come back to base, since
+// cancelled ops close their fds as their completions arrive; returns the
+// last count.
+export async function fdSettle(pid, base, ms = 5000) {
+  let n = fdCount(pid);
+  for (const end = Date.now() + ms; n > base && Date.now() < end; n = fdCount(pid)) await sleep(20);
+  return n;
+}
+
 // Peak resident memory of a process, in bytes.
 export function peakRss(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { McpError, ListRootsRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connect, raw, tree, rmtree, fdCount, peakRss, sleep, RB_IO } from './lib.mjs';
+import { connect, raw, tree, rmtree, fdCount, fdSettle, peakRss, sleep, RB_IO } from './lib.mjs';
 
 const LATEST = '2025-11-25';
 let root;
@@ -543,7 +543,8 @@ describe(`concurrency with the file tools (io=${RB_IO})`, () => {
       JSON.stringify({ jsonrpc: '2.0', id: 'p', method: 'ping' }) + '\n');
     assert.equal((await s.reply()).id, 'p');
     await assert.rejects(s.reply(500)); // nothing for 'slow'
-    assert.equal(fdCount(s.pid), base);
+    // <= : start-up work (job recovery) may still hold an fd when base is taken.
+    assert.ok(await fdSettle(s.pid, base) <= base);
     // Cancelling an unknown or finished request is ignored.
     s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow' } });
     s.send({ jsonrpc: '2.0', id: 'q', method: 'ping' });
@@ -586,7 +587,6 @@ describe(`concurrency with the file tools (io=${RB_IO})`, () => {
       await assert.rejects(p).catch(() => {}); // it may also have finished first
     }
     assert.deepEqual(await c.client.ping(), {});
-    await sleep(200);
-    assert.equal(fdCount(c.pid), base);
+    assert.ok(await fdSettle(c.pid, base) <= base);
   });
 });

@@ -143,13 +143,25 @@ describe('search_memory_bank', () => {
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i].progress > progress[i - 1].progress);
 
     const base = fdCount(s.pid);
-    for (let round = 0; round < 3; round++) {
+    // The SDK handles notifications a microtask after responses: when the
+    // first progress and the result arrive in one read, the result wins and
+    // the abort comes too late. So: some rounds must be cancelled, none may
+    // fail otherwise, and fds must come back either way.
+    let aborted = 0;
+    for (let round = 0; round < 5; round++) {
       const ac = new AbortController();
       let seen = 0;
       const call = s.client.callTool({ name: 'search_memory_bank', arguments: { query: 'zzz', regex: true } }, undefined,
         { signal: ac.signal, onprogress: () => { if (++seen === 1) ac.abort('test'); } });
-      await assert.rejects(call);
+      try {
+        const r = await call;
+        assert.ok(!r.isError, 'a search that won the race still succeeds');
+      } catch (e) {
+        assert.match(String(e), /abort|test/i);
+        aborted++;
+      }
     }
+    assert.ok(aborted >= 1, 'at least one search was cancelled mid-way');
     let n = fdCount(s.pid);
     for (let i = 0; i < 100 && n > base; i++) {
       await sleep(50);
