@@ -63,8 +63,9 @@ int rb_fs_set_allowed(struct rb_fs *fs, const char *const *paths, size_t n);
 size_t rb_fs_allowed_count(const struct rb_fs *fs);
 const char *rb_fs_allowed_path(const struct rb_fs *fs, size_t i);
 
-/* A client path resolved to a root: rel is relative to the root ("." for the
- * root itself), normalised lexically (no "//", no "./"; ".." is kept and the
+/* A client path resolved to a root: rel is relative to dirfd ("." for the
+ * directory itself): the root's fd, or under MCP roots narrowing the allowed
+ * directory's own fd, so the kernel confines the path there. Normalised lexically (no "//", no "./"; ".." is kept and the
  * kernel refuses it if it climbs out). */
 struct rb_path {
 	int root;		/* index of the root */

@@ -78,12 +78,15 @@ static void check_resolved(struct rb_fs *fs, const struct rb_path *p)
 	char folded[PATH_MAX];
 
 	FZ_CHECK(p->root >= 0 && (size_t)p->root < rb_fs_root_count(fs));
-	FZ_CHECK(p->dirfd == rb_fs_root_fd(fs, (size_t)p->root));
+	/* Under MCP roots narrowing, rel is relative to the allowed directory's
+	 * own fd (the kernel then confines it there); otherwise to the root's. */
+	bool narrowed = p->dirfd != rb_fs_root_fd(fs, (size_t)p->root);
+	FZ_CHECK(!narrowed || rb_fs_allowed_count(fs) > 0);
 	FZ_CHECK(rl > 0 && rl < sizeof(p->rel));
 	FZ_CHECK(p->rel[0] != '/');
 	rootp = rb_fs_root_path(fs, (size_t)p->root);
 	if (!strcmp(p->rel, ".")) {
-		FZ_CHECK(!strcmp(p->abs, rootp));
+		FZ_CHECK(narrowed || !strcmp(p->abs, rootp));
 	} else {
 		FZ_CHECK(p->rel[rl - 1] != '/');
 		while (*s) {
@@ -100,8 +103,10 @@ static void check_resolved(struct rb_fs *fs, const struct rb_path *p)
 			if (*s)
 				s++;
 		}
-		/* abs = root + "/" + rel */
-		if (!strcmp(rootp, "/")) {
+		/* abs = root + "/" + rel (not under narrowing: rel is then below
+		 * the allowed directory, checked at the end) */
+		if (narrowed) {
+		} else if (!strcmp(rootp, "/")) {
 			FZ_CHECK(p->abs[0] == '/' && !strcmp(p->abs + 1, p->rel));
 		} else {
 			n = strlen(rootp);
