@@ -67,7 +67,7 @@ struct rb_jobs_opts {
 	unsigned max_running;	    /* jobs running at once; more wait as pending (default 4) */
 	uint64_t budget_ms;	    /* default budget (default 20000); the environment overrides it */
 	bool ignore_env;	    /* do not read RINGBANK_TIMEOUT_* (tests) */
-	size_t inline_result_max;   /* larger results go to <id>.result.json (default 64 KiB) */
+	size_t inline_result_max;   /* larger results go to <id>.result.json (default 16 KiB: listings stay cheap) */
 	size_t result_file_max;	    /* larger results are dropped with a marker (default 32 MiB) */
 	unsigned cancel_wait_ms;    /* default wait of cancel_job (default 5000) */
 	unsigned progress_write_ms; /* at most one progress write per job per this (default 1000) */

@@ -9,7 +9,8 @@
 
 void rb_jobs_usage(FILE *f)
 {
-	fputs("  --state-dir DIR        where background jobs are recorded (default $XDG_STATE_HOME/ringbank,\n"
+	fputs("Background jobs:\n"
+	      "  --state-dir DIR        where background jobs are recorded (default $XDG_STATE_HOME/ringbank,\n"
 	      "                         else ~/.local/state/ringbank; '' keeps them in memory only)\n"
 	      "  --max-jobs N           background jobs running at once; more wait as pending (default 4)\n"
 	      "  Time budgets: RINGBANK_TIMEOUT_S (default 20) and RINGBANK_TIMEOUT_<TOOL>_S, in seconds;\n"

@@ -29,7 +29,7 @@
 
 #define DEFAULT_BUDGET_MS 20000u
 #define DEFAULT_MAX_RUNNING 4u
-#define DEFAULT_INLINE_RESULT (64u << 10)
+#define DEFAULT_INLINE_RESULT (16u << 10)
 #define DEFAULT_RESULT_FILE (32u << 20)
 #define DEFAULT_CANCEL_WAIT_MS 5000u
 #define DEFAULT_PROGRESS_WRITE_MS 1000u
@@ -351,7 +351,7 @@ static void job_persist(struct rb_job *j, bool urgent)
 	uint64_t now, next;
 
 	j->updated_ms = jobs_now_ms();
-	if (!jobs->state_path) {
+	if (!jobs->state_path || j->forget) {
 		job_release_check(j);
 		return;
 	}
@@ -452,13 +452,67 @@ static void job_write(struct rb_job *j)
 	store_write(jobs, name, buf, len, write_done, j);
 }
 
+/* Deleting a pruned job's files: the record, then its result file. */
+struct forget {
+	struct rb_jobs *jobs;
+	char id[RB_JOB_ID_LEN + 1];
+	bool record_done;
+	void (*cb)(void *ctx);
+	void *ctx;
+};
+
+static void forget_unlinked(void *ctx, int res)
+{
+	struct forget *f = ctx;
+	char name[RB_JOB_ID_LEN + 16];
+
+	if (!f->record_done) {
+		f->record_done = true;
+		snprintf(name, sizeof(name), "%s.result.json", f->id);
+		store_unlink(f->jobs, name, forget_unlinked, f);
+		return;
+	}
+	if (f->cb)
+		f->cb(f->ctx);
+	free(f);
+}
+
+static void job_forget_now(struct rb_job *j)
+{
+	struct rb_jobs *jobs = j->jobs;
+	struct forget *f = jobs->state_path ? calloc(1, sizeof(*f)) : NULL;
+	void (*cb)(void *ctx) = j->forget_cb;
+	void *ctx = j->forget_ctx;
+	char name[RB_JOB_ID_LEN + 16];
+
+	if (f) {
+		f->jobs = jobs;
+		f->cb = cb;
+		f->ctx = ctx;
+		snprintf(f->id, sizeof(f->id), "%s", j->id);
+		snprintf(name, sizeof(name), "%s.json", j->id);
+	}
+	job_free(j);
+	if (f)
+		store_unlink(jobs, name, forget_unlinked, f);
+	else if (cb)
+		cb(ctx);
+}
+
 /* Frees the job once it is finished, on disk and unreferenced. */
 static void job_release_check(struct rb_job *j)
 {
 	struct rb_jobs *jobs = j->jobs;
 
-	if (!rb_job_status_terminal(j->status) || j->call || j->writing || j->dirty || j->holds ||
-	    !rb_list_empty(&j->waits) || rb_timer_active(&j->wtimer))
+	if (!rb_job_status_terminal(j->status) || j->call || j->writing || j->holds || !rb_list_empty(&j->waits))
+		return;
+	if (j->forget) {
+		job_forget_now(j);
+		if (jobs->shutting_down)
+			jobs_bg_done(jobs);
+		return;
+	}
+	if (j->dirty || rb_timer_active(&j->wtimer))
 		return;
 	if (jobs->state_path && j->persisted && !j->persist_failed && !(j->result && j->sidecar_failed))
 		job_free(j);
@@ -867,11 +921,17 @@ void jobs_cancel_withdraw(struct job_cancel *c)
 	cancel_free(c);
 }
 
-bool jobs_forget(struct rb_jobs *jobs, struct rb_job *j)
+bool jobs_forget(struct rb_jobs *jobs, struct rb_job *j, void (*done)(void *ctx), void *ctx)
 {
-	if (!rb_job_status_terminal(j->status) || j->call || j->writing || j->holds || !rb_list_empty(&j->waits))
+	if (!rb_job_status_terminal(j->status) || j->forget)
 		return false;
-	job_free(j);
+	j->forget = true;
+	j->forget_cb = done;
+	j->forget_ctx = ctx;
+	if (rb_timer_active(&j->wtimer))
+		rb_timer_stop(jobs->loop, &j->wtimer);
+	j->dirty = j->dirty_urgent = false;
+	job_release_check(j); /* now, or when its call or its last write ends */
 	return true;
 }
 

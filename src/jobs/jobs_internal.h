@@ -94,6 +94,10 @@ struct rb_job {
 	struct rb_list snode;
 	char *token_json;
 	unsigned holds;
+	/* prune_jobs: delete once nothing is in flight */
+	bool forget;
+	void (*forget_cb)(void *ctx);
+	void *forget_ctx;
 };
 
 struct rb_jobs {
@@ -128,8 +132,10 @@ struct rb_job *jobs_find(struct rb_jobs *jobs, const char *id);
 void jobs_cancel(struct rb_jobs *jobs, const char *id, unsigned wait_ms, job_cancel_cb cb, void *ctx,
 		 struct job_cancel **h);
 void jobs_cancel_withdraw(struct job_cancel *h);
-/* Drops an own job from memory (prune). Refused (false) while it runs or writes. */
-bool jobs_forget(struct rb_jobs *jobs, struct rb_job *j);
+/* Deletes an ended own job (prune): from memory and, once any write of its
+ * record has landed, its files. done(ctx) runs once when that is over
+ * (maybe from inside). false if the job has not ended (nothing is done). */
+bool jobs_forget(struct rb_jobs *jobs, struct rb_job *j, void (*done)(void *ctx), void *ctx);
 /* Store ops finished: shutdown may be complete. */
 void jobs_bg_done(struct rb_jobs *jobs);
 int64_t jobs_now_ms(void);

@@ -384,6 +384,11 @@ static void unlinked(void *ctx, int res)
 		prune_finish(p);
 }
 
+static void forgotten(void *ctx)
+{
+	unlinked(ctx, 0);
+}
+
 static void prune_unlink(struct rb_jobs *jobs, struct prune *p, const char *id, const char *suffix)
 {
 	char name[RB_JOB_ID_LEN + 16];
@@ -435,17 +440,21 @@ static void prune_got(void *ctx, int res, struct store_list *l)
 			continue;
 		}
 		own = jobs_find(jobs, r->id);
-		if (own && !jobs_forget(jobs, own)) {
-			p->kept++; /* still being written: next time */
-			continue;
+		if (own) {
+			/* Ours: its files go once any write of them in flight has landed. */
+			p->pending++;
+			if (!jobs_forget(jobs, own, forgotten, p)) {
+				p->pending--;
+				p->kept++;
+				continue;
+			}
+		} else if (jobs->state_path) {
+			prune_unlink(jobs, p, r->id, ".json");
+			if (yyjson_obj_get(r->root, "result_file"))
+				prune_unlink(jobs, p, r->id, ".result.json");
 		}
 		yyjson_mut_arr_add_strcpy(d, p->deleted, r->id);
 		p->ndeleted++;
-		if (jobs->state_path) {
-			prune_unlink(jobs, p, r->id, ".json");
-			if (yyjson_obj_get(r->root, "result_file") || own)
-				prune_unlink(jobs, p, r->id, ".result.json");
-		}
 	}
 	/* Result files left by a prune that stopped between its two unlinks. */
 	for (i = 0; l && jobs->state_path && i < l->norphans; i++)

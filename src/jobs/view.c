@@ -25,28 +25,48 @@ void iso_time(int64_t ms, char out[32])
 		 (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned)(ms % 1000) % 1000u);
 }
 
+/* n decimal digits at s, or -1. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	while (n--) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s++ - '0');
+	}
+	return v;
+}
+
 /* The form iso_time writes (the fraction optional). -1 if it is not. */
 int64_t iso_parse(const char *s)
 {
 	struct tm tm = { 0 };
-	int ms = 0, n = 0;
+	int ms = 0;
 	time_t t;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-		   &tm.tm_sec, &n) != 6 || n != 19)
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
 		return -1;
-	s += n;
+	tm.tm_year = digits(s, 4);
+	tm.tm_mon = digits(s + 5, 2);
+	tm.tm_mday = digits(s + 8, 2);
+	tm.tm_hour = digits(s + 11, 2);
+	tm.tm_min = digits(s + 14, 2);
+	tm.tm_sec = digits(s + 17, 2);
+	if (tm.tm_year < 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+		return -1;
+	s += 19;
 	if (*s == '.') {
-		int digits = 0;
-		for (s++; *s >= '0' && *s <= '9'; s++, digits++)
-			if (digits < 3)
+		int n = 0;
+		for (s++; *s >= '0' && *s <= '9'; s++, n++)
+			if (n < 3)
 				ms = ms * 10 + (*s - '0');
-		while (digits > 0 && digits < 3) {
+		if (n == 0)
+			return -1;
+		for (; n < 3; n++)
 			ms *= 10;
-			digits++;
-		}
 	}
-	if (strcmp(s, "Z") || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+	if (strcmp(s, "Z"))
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;

@@ -545,7 +545,6 @@ static void out_push(struct conn *c, char *buf, size_t len, bool own)
 		c->overflow = true;
 		rb_log(RB_LOG_WARNING, "http: connection %u: %zu bytes unsent (limit %zu): the client is not "
 		       "reading; disconnecting it", c->id, c->out_bytes, c->h->o.max_output_bytes);
-		c->h->dropped_slow++;
 	}
 	out_kick(c);
 }
@@ -649,6 +648,7 @@ static void send_done(struct rb_ring_op *op, int res, unsigned flags)
 		return;
 	}
 	if (c->overflow) {
+		c->h->dropped_slow++;
 		conn_abort(c, NULL);
 		return;
 	}
@@ -692,6 +692,7 @@ static void kick_cb(struct rb_defer *d)
 	if (c->dead)
 		return;
 	if (c->overflow) {
+		c->h->dropped_slow++;
 		conn_abort(c, NULL);
 		return;
 	}
@@ -1007,15 +1008,122 @@ static void standalone(struct session *s, char *msg, size_t len)
 	s->backlog_bytes += len;
 }
 
+/* Length of the JSON string or integer at p, as yyjson writes one, or 0. */
+static size_t scalar_len(const char *p, const char *end)
+{
+	const char *q = p;
+
+	if (q < end && *q == '"') {
+		for (q++; q < end; q++) {
+			if (*q == '\\')
+				q++;
+			else if (*q == '"')
+				return (size_t)(q + 1 - p);
+		}
+		return 0;
+	}
+	if (q < end && *q == '-')
+		q++;
+	while (q < end && isdigit((unsigned char)*q))
+		q++;
+	return q > p && isdigit((unsigned char)q[-1]) ? (size_t)(q - p) : 0;
+}
+
+static bool has_prefix(const char *p, const char *end, const char *pre, size_t n)
+{
+	return (size_t)(end - p) >= n && !memcmp(p, pre, n);
+}
+#define PREFIX(p, end, lit) has_prefix(p, end, lit, sizeof(lit) - 1)
+
+/* The shapes rb_mcp writes (rb_jr_write, keys in this order): a response
+ * {"jsonrpc":"2.0","id":ID,"result"|"error":...} or a progress notification
+ * {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":T,...
+ * Recognised from the first bytes, so a large reply is not parsed again to
+ * be routed; anything else takes the full parse. Returns 1 (response:
+ * key = id), 2 (progress: key = token) or 0. */
+static int route_scan(const char *msg, size_t len, const char **key, size_t *klen, bool *is_error)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",";
+	static const char prog[] = "\"method\":\"notifications/progress\",\"params\":{\"progressToken\":";
+	const char *p = msg + sizeof(head) - 1, *end = msg + len;
+	size_t n;
+
+	if (!PREFIX(msg, end, head))
+		return 0;
+	if (PREFIX(p, end, "\"id\":")) {
+		p += 5;
+		n = scalar_len(p, end);
+		if (!n)
+			return 0;
+		*key = p;
+		*klen = n;
+		p += n;
+		if (PREFIX(p, end, ",\"result\":")) {
+			*is_error = false;
+			return 1;
+		}
+		if (PREFIX(p, end, ",\"error\":")) {
+			*is_error = true;
+			return 1;
+		}
+		return 0;
+	}
+	if (PREFIX(p, end, prog)) {
+		p += sizeof(prog) - 1;
+		n = scalar_len(p, end);
+		if (!n)
+			return 0;
+		*key = p;
+		*klen = n;
+		return 2;
+	}
+	return 0;
+}
+
+static void route_response(struct session *s, struct conn *c, char *msg, size_t len, bool is_error)
+{
+	if (c) {
+		deliver_response(c, msg, len, is_error, 200);
+	} else if (s->current && !s->current->dead && s->current->resp == R_NONE) {
+		/* About the message being posted (invalid, no usable id). */
+		c = s->current;
+		session_detach(c, false);
+		respond_json_msg(c, 400, msg, len);
+	} else if (s->current && !s->current->dead && s->current->pending) {
+		deliver_response(s->current, msg, len, is_error, 200);
+	} else {
+		free(msg); /* for a request whose connection is gone */
+	}
+}
+
+static void route_progress(struct conn *c, char *msg, size_t len)
+{
+	if (c && c->resp == R_SSE)
+		sse_event(c, msg, len);
+	else
+		free(msg); /* answered in JSON: progress has nowhere to go */
+}
+
 /* rb_mcp's send callback: route one outgoing message (see the file header). */
 static void session_send(void *ctx, char *msg, size_t len)
 {
 	struct session *s = ctx;
 	yyjson_doc *d;
 	yyjson_val *root, *method, *id;
+	const char *k;
+	size_t kl;
+	bool is_error;
 
 	if (s->terminated) {
 		free(msg);
+		return;
+	}
+	switch (route_scan(msg, len, &k, &kl, &is_error)) {
+	case 1:
+		route_response(s, pending_find(s, k, kl, false), msg, len, is_error);
+		return;
+	case 2:
+		route_progress(pending_find(s, k, kl, true), msg, len);
 		return;
 	}
 	d = yyjson_read(msg, len, 0);
@@ -1029,41 +1137,27 @@ static void session_send(void *ctx, char *msg, size_t len)
 	id = yyjson_obj_get(root, "id");
 	if (!method) {
 		/* A response. */
-		bool is_error = yyjson_obj_get(root, "error") != NULL;
+		bool err = yyjson_obj_get(root, "error") != NULL;
 		struct conn *c = NULL;
-		size_t kl = 0;
-		char *key = id && !yyjson_is_null(id) ? yyjson_val_write(id, 0, &kl) : NULL;
+		size_t il = 0;
+		char *key = id && !yyjson_is_null(id) ? yyjson_val_write(id, 0, &il) : NULL;
 
 		if (key)
-			c = pending_find(s, key, kl, false);
+			c = pending_find(s, key, il, false);
 		free(key);
 		yyjson_doc_free(d);
-		if (c) {
-			deliver_response(c, msg, len, is_error, 200);
-		} else if (s->current && !s->current->dead && s->current->resp == R_NONE) {
-			/* About the message being posted (invalid, no usable id). */
-			c = s->current;
-			session_detach(c, false);
-			respond_json_msg(c, 400, msg, len);
-		} else if (s->current && !s->current->dead && s->current->pending) {
-			deliver_response(s->current, msg, len, is_error, 200);
-		} else {
-			free(msg); /* for a request whose connection is gone */
-		}
+		route_response(s, c, msg, len, err);
 		return;
 	}
 	if (!id && yyjson_equals_str(method, "notifications/progress")) {
 		yyjson_val *tok = yyjson_obj_get(yyjson_obj_get(root, "params"), "progressToken");
-		size_t kl = 0;
-		char *key = tok ? yyjson_val_write(tok, 0, &kl) : NULL;
-		struct conn *c = key ? pending_find(s, key, kl, true) : NULL;
+		size_t tl = 0;
+		char *key = tok ? yyjson_val_write(tok, 0, &tl) : NULL;
+		struct conn *c = key ? pending_find(s, key, tl, true) : NULL;
 
 		free(key);
 		yyjson_doc_free(d);
-		if (c && c->resp == R_SSE)
-			sse_event(c, msg, len);
-		else
-			free(msg); /* answered in JSON: progress has nowhere to go */
+		route_progress(c, msg, len);
 		return;
 	}
 	yyjson_doc_free(d);
@@ -2230,6 +2324,12 @@ static void conn_finish(struct conn *c)
 	conn_timer_arm(c);
 }
 
+/* Keep-alive idleness counts from the end of the last response's output. */
+static uint64_t idle_ref(const struct conn *c)
+{
+	return c->idle_since > c->last_out ? c->idle_since : c->last_out;
+}
+
 static uint64_t conn_deadline(struct conn *c)
 {
 	struct rb_http *h = c->h;
@@ -2243,8 +2343,8 @@ static uint64_t conn_deadline(struct conn *c)
 	if (!c->busy && !c->closing) {
 		if (c->req_started)
 			EARLIER(c->req_start + (uint64_t)h->o.request_timeout_ms * NS_PER_MS);
-		else
-			EARLIER(c->idle_since + idle);
+		else if (!c->out_bytes)
+			EARLIER(idle_ref(c) + idle);
 	}
 	if (c->busy && (c->resp == R_SSE || c->resp == R_SSE_GET))
 		EARLIER(c->last_beat + (uint64_t)h->o.heartbeat_ms * NS_PER_MS);
@@ -2282,7 +2382,7 @@ static void conn_timer(struct rb_timer *t)
 		respond_error(c, 408, -32000, NULL, true, "Request Timeout: the request did not arrive within %u ms",
 			      h->o.request_timeout_ms);
 		return;
-	} else if (!c->busy && !c->closing && !c->req_started && now >= c->idle_since + idle) {
+	} else if (!c->busy && !c->closing && !c->req_started && !c->out_bytes && now >= idle_ref(c) + idle) {
 		conn_abort(c, NULL); /* keep-alive idle: close quietly */
 		return;
 	} else if (c->busy && (c->resp == R_SSE || c->resp == R_SSE_GET) &&

@@ -186,6 +186,33 @@ static void check_throttle(struct jenv *j)
 	ASSERT_GE(writes, 3);
 }
 
+/* ---- prune of a job whose last write is still in flight ---- */
+
+static bool forgotten;
+static void forgot(void *ctx) { forgotten = true; }
+
+static void check_forget(struct jenv *j)
+{
+	struct rb_job *job = jt_submit(j, "{\"steps\":1,\"bytes\":20000}", NULL);
+	char id[RB_JOB_ID_LEN + 1], name[64];
+
+	snprintf(id, sizeof(id), "%s", rb_job_id(job));
+	while (!rb_job_status_terminal(rb_job_status(job)))
+		rb_loop_run_once(j->e.loop, true, 1);
+	/* It ended this turn: its record (and result file) are being written. */
+	ASSERT(job->writing);
+	forgotten = false;
+	ASSERT(jobs_forget(j->jobs, job, forgot, NULL));
+	t_run_until(j->e.loop, &forgotten);
+	ASSERT(!jobs_find(j->jobs, id));
+	jt_settle(j);
+	snprintf(name, sizeof(name), "%s.json", id);
+	ASSERT(!jt_exists(j, name));
+	snprintf(name, sizeof(name), "%s.result.json", id);
+	ASSERT(!jt_exists(j, name));
+	ASSERT_EQ(jt_load(j, id, false, NULL, NULL, 0), -ENOENT);
+}
+
 int main(void)
 {
 	FOR_BOTH_BACKENDS(k) {
@@ -201,6 +228,7 @@ int main(void)
 		check_sidecar(&j);
 		check_truncated(&j);
 		check_adopt(&j);
+		check_forget(&j);
 		jt_settle(&j);
 		jenv_teardown(&j);
 

@@ -183,7 +183,7 @@ static void check_memory_only(enum rb_io_kind k)
 	ASSERT_EQ(jt_load(&j, id, true, &r, NULL, 0), 0);
 	ASSERT(r.own && jrec_result(&r));
 	jrec_clear(&r);
-	ASSERT(jobs_forget(j.jobs, jobs_find(j.jobs, id)));
+	ASSERT(jobs_forget(j.jobs, jobs_find(j.jobs, id), NULL, NULL));
 	ASSERT_EQ(jt_load(&j, id, false, NULL, NULL, 0), -ENOENT);
 	jenv_teardown(&j);
 }
