@@ -1413,13 +1413,19 @@ static void stats(struct conn *c)
 	struct rb_list *p;
 	size_t calls = 0, out = 0;
 	long rss = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
-	if (f) {
-		long pages, res;
-		if (fscanf(f, "%ld %ld", &pages, &res) == 2)
-			rss = res * (sysconf(_SC_PAGESIZE) / 1024);
-		fclose(f);
+	if (fd >= 0) {
+		char buf[128];
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			char *sp;
+			buf[n] = 0;
+			sp = strchr(buf, ' '); /* size, then resident (pages) */
+			if (sp)
+				rss = strtol(sp + 1, NULL, 10) * (sysconf(_SC_PAGESIZE) / 1024);
+		}
 	}
 	for (p = h->sessions.next; p != &h->sessions; p = p->next)
 		calls += rb_mcp_inflight(rb_container_of(p, struct session, node)->m);
@@ -1834,7 +1840,8 @@ static void keep_header(char **slot, struct sbuf *v, bool join)
 		size_t a = strlen(*slot), b = strlen(s);
 		char *n = realloc(*slot, a + b + 3);
 		if (n) {
-			memcpy(n + a, ", ", 2);
+			n[a] = ',';
+			n[a + 1] = ' ';
 			memcpy(n + a + 2, s, b + 1);
 			*slot = n;
 		}
@@ -1998,6 +2005,8 @@ static void parse_input(struct conn *c)
 		off += feed(c, c->in + off, c->in_len - off);
 	if (c->dead)
 		return;
+	if (off > c->in_len)
+		off = c->in_len; /* it started lingering meanwhile: the input was dropped */
 	if (off) {
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
@@ -2756,6 +2765,7 @@ static int listen_socket(struct rb_http *h)
 	socklen_t len = 0;
 	int fd, one = 1, r;
 
+	memset(&ss, 0, sizeof(ss));
 	fd = systemd_socket();
 	if (fd >= 0) {
 		h->socket_activated = true;

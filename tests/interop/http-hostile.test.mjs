@@ -195,7 +195,8 @@ describe(`hostile clients (io=${RB_IO})`, () => {
     assert.equal((await stats(srv)).timeouts, before0 + 1);
     lat.sort((a, b) => a - b);
     assert.ok(lat.length >= 10);
-    assert.ok(lat[Math.floor(lat.length * 0.9)] < 100, `ping p90 ${lat[Math.floor(lat.length * 0.9)]} ms`);
+    // Generous: scripts/test runs two test files at once on a 2-CPU machine.
+    assert.ok(lat[Math.floor(lat.length * 0.9)] < 250, `ping p90 ${lat[Math.floor(lat.length * 0.9)]} ms`);
   });
 
   test('a client that disconnects mid-response: its call is cancelled, permits and fds come back', async () => {
@@ -235,13 +236,15 @@ describe(`hostile clients (io=${RB_IO})`, () => {
     assert.deepEqual(await good.client.ping(), {});
   });
 
-  test('an SSE reader that stops reading is dropped at the output cap; memory stays flat', async () => {
+  test('an SSE reader that stops reading is dropped at the output cap; memory stays bounded', async () => {
     const sid = await initSession(srv.url);
     const rss = [];
     // Rounds of 8 readers that never read a 6 MiB answer (over the 1 MiB
-    // cap): each is dropped, nothing stays queued, and the second round
-    // reuses the first one's memory instead of adding to it.
-    for (let round = 0; round < 3; round++) {
+    // cap): each is dropped and nothing stays queued. Bounded: had the
+    // server kept what they did not read, 4 rounds would hold 192 MiB; it
+    // stays under what one round needs while it runs (how much of that
+    // glibc hands back between rounds varies, so no finer claim).
+    for (let round = 0; round < 4; round++) {
       const s0 = await stats(srv);
       const conns = [];
       for (let i = 0; i < 8; i++) {
@@ -260,15 +263,9 @@ describe(`hostile clients (io=${RB_IO})`, () => {
       rss.push(s.rss_kib);
       for (const c of conns) c.close();
     }
-    // Round 1 may hand its big buffers back to the kernel (mmap) and later
-    // rounds keep them in the heap (glibc raises its mmap threshold): flat
-    // means round 3 costs nothing over round 2, and all stays well under
-    // what 24 queued 6 MiB answers would take.
     // (Not under ASan, whose quarantine holds freed memory on purpose.)
-    if (!process.env.ASAN_OPTIONS) {
-      assert.ok(rss[2] < rss[1] + 16 * 1024, `rss after each round: ${rss.join(', ')} KiB`);
-      assert.ok(Math.max(...rss) < 128 * 1024, `rss after each round: ${rss.join(', ')} KiB`);
-    }
+    if (!process.env.ASAN_OPTIONS)
+      assert.ok(Math.max(...rss) < 112 * 1024, `rss after each round: ${rss.join(', ')} KiB`);
     assert.deepEqual(await good.client.ping(), {});
     await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid } });
   });

@@ -256,7 +256,14 @@ async function runOne(io) {
       }
     }
   }
+  // Resident memory every 5 s: flat means the second half of the run adds
+  // nothing (the file layer's content cache fills to its budget early).
+  const rssSamples = [];
+  const sampler = setInterval(async () => {
+    try { rssSamples.push((await statsOf(srv.url)).rss_kib); } catch { /* the next one */ }
+  }, 5000);
   await Promise.all(sessions.map(worker));
+  clearInterval(sampler);
   const elapsed = (performance.now() - t0) / 1000;
   const st = await statsOf(srv.url);
   const rssEnd = st.rss_kib;
@@ -294,6 +301,8 @@ async function runOne(io) {
     errors: errors.length, first_errors: errors.slice(0, 5),
     writes_checked: checked, lost_writes: lost, lost_files: lostList,
     rss_start_kib: rssStart, rss_sessions_kib: rssSessions, rss_end_kib: rssEnd, rss_peak_kib: rssPeak,
+    rss_samples_kib: rssSamples,
+    rss_mid_kib: rssSamples[Math.floor(rssSamples.length / 2)] ?? rssEnd,
     server_exit: ex, server_stats: st,
   };
 }
@@ -305,11 +314,12 @@ for (const io of opts.io) {
 }
 
 const cols = ['io', 'sessions', 'seconds', 'requests', 'rps', 'p50_ms', 'p99_ms', 'read_p99_ms', 'search_p99_ms',
-  'write_p99_ms', 'errors', 'writes_checked', 'lost_writes', 'rss_start_kib', 'rss_sessions_kib', 'rss_end_kib',
-  'rss_peak_kib'];
+  'write_p99_ms', 'errors', 'writes_checked', 'lost_writes', 'rss_start_kib', 'rss_sessions_kib', 'rss_mid_kib',
+  'rss_end_kib', 'rss_peak_kib'];
 console.log(`| ${cols.join(' | ')} |`);
 console.log(`|${cols.map(() => '---').join('|')}|`);
 for (const r of results) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`);
+for (const r of results) console.log(`${r.io}: rss every 5 s (KiB): ${r.rss_samples_kib.join(' ')}`);
 for (const r of results) {
   if (r.errors) console.log(`${r.io}: first errors: ${r.first_errors.join(' / ')}`);
   if (r.lost_writes) console.log(`${r.io}: lost writes in ${r.lost_files.join(', ')}`);
