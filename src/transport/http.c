@@ -1432,13 +1432,16 @@ static void stats(struct conn *c)
 	for (p = h->conns.next; p != &h->conns; p = p->next)
 		out += rb_container_of(p, struct conn, node)->out_bytes;
 	rb_cap_stats(rb_fs_cap(h->fs), &cs);
-	sb_printf(&b, "{\"io\":\"%s\",\"connections\":%u,\"sessions\":%u,\"calls_in_flight\":%zu,"
+	sb_printf(&b, "{\"io\":\"%s\",\"accept\":\"%s\",\"recv\":\"%s\",\"connections\":%u,\"sessions\":%u,\"calls_in_flight\":%zu,"
 		  "\"permits_used\":%u,\"permits_waiting\":%u,\"unsent_bytes\":%zu,\"rss_kib\":%ld,"
 		  "\"accepted\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"rejected_connections\":%" PRIu64
 		  ",\"rejected_sessions\":%" PRIu64 ",\"rejected_origin\":%" PRIu64 ",\"rejected_auth\":%" PRIu64
 		  ",\"rejected_limits\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"dropped_slow\":%" PRIu64
 		  ",\"cancelled_on_close\":%" PRIu64 "}\n",
-		  rb_io_name(h->io), h->nconns, h->nsessions, calls, cs.used[0] + cs.used[1],
+		  rb_io_name(h->io),
+		  !h->uring ? "poll+accept4" : h->accept_multishot ? "ring multishot" : "ring",
+		  !h->uring ? "poll+recv" : h->bufring ? "ring, provided buffers" : "ring, per-connection buffer",
+		  h->nconns, h->nsessions, calls, cs.used[0] + cs.used[1],
 		  cs.waiting[0] + cs.waiting[1], out, rss, h->accepted, h->requests, h->rejected_conns,
 		  h->rejected_sessions, h->rejected_origin, h->rejected_auth, h->rejected_limits, h->timeouts,
 		  h->dropped_slow, h->cancelled_on_close);

@@ -265,6 +265,13 @@ describe(`Streamable HTTP through the SDK client (io=${RB_IO})`, () => {
       await sleep(100); // the SDK opens GET after initialized, asynchronously
       const s = await stats(srv);
       assert.ok(s.connections >= 2, JSON.stringify(s));
+      // The ring path really is in use: multishot accept, provided buffers.
+      if (RB_IO === 'uring') {
+        assert.match(s.accept, /^ring/);
+        assert.match(s.recv, /^ring/);
+      } else {
+        assert.equal(s.recv, 'poll+recv');
+      }
     } finally {
       await transport.terminateSession();
       await client.close();
