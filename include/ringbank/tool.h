@@ -79,6 +79,8 @@ int rb_arg_uint(struct rb_call *call, const char *field, uint64_t dflt, uint64_t
 /* Resolves a path argument through the sandbox (lexical step); on failure
  * records "<path>: outside the allowed directories" (or the like). */
 int rb_arg_path(struct rb_call *call, const char *field, struct rb_path *out);
+/* The same for an optional path: absent means the first root. */
+int rb_arg_path_opt(struct rb_call *call, const char *field, struct rb_path *out);
 
 /* Records the message run() failed with (printf-style); returns -EINVAL. */
 int rb_call_fail_msg(struct rb_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -325,21 +325,37 @@ int rb_arg_uint(struct rb_call *call, const char *field, uint64_t dflt, uint64_t
 	return 0;
 }
 
-int rb_arg_path(struct rb_call *call, const char *field, struct rb_path *out)
+static int arg_path(struct rb_call *call, const char *field, bool optional, struct rb_path *out)
 {
 	const char *s;
-	int r = rb_arg_string(call, field, true, &s);
+	int r = rb_arg_string(call, field, !optional, &s);
 
 	if (r < 0)
 		return r;
-	/* A JSON string may hold "\u0000": the C string would silently name a
-	 * prefix of what the client asked for (issue 8, escape suite). */
-	if (strlen(s) != yyjson_get_len(arg(call, field)))
+	if (!s) {
+		/* Absent optional path: the first root. */
+		if (!rb_fs_root_count(call->fs))
+			return rb_call_fail_msg(call, "%s: required (no root is configured)", field);
+		s = rb_fs_root_path(call->fs, 0);
+	} else if (strlen(s) != yyjson_get_len(arg(call, field))) {
+		/* A JSON string may hold "\u0000": the C string would silently name a
+		 * prefix of what the client asked for (issue 8, escape suite). */
 		return rb_call_fail_msg(call, "%s: a path cannot contain a NUL byte", field);
+	}
 	if (!*s)
 		return rb_call_fail_msg(call, "%s: must not be empty", field);
 	r = rb_fs_resolve(call->fs, s, out);
 	if (r < 0)
 		return rb_call_fail_msg(call, "%s: %s", s, rb_strerror(r));
 	return 0;
+}
+
+int rb_arg_path(struct rb_call *call, const char *field, struct rb_path *out)
+{
+	return arg_path(call, field, false, out);
+}
+
+int rb_arg_path_opt(struct rb_call *call, const char *field, struct rb_path *out)
+{
+	return arg_path(call, field, true, out);
 }

@@ -766,24 +766,11 @@ static int compile(struct rb_call *call, struct search *s)
 
 static int search_args(struct rb_call *call, struct search *s)
 {
-	struct rb_fs *fs = s->fs;
-	const char *path;
 	bool case_sensitive;
 	int r;
 
-	if ((r = rb_arg_string(call, "path", false, &path)) < 0)
+	if ((r = rb_arg_path_opt(call, "path", &s->start)) < 0)
 		return r;
-	/* "\u0000" would silently name a prefix of the path (issue 8). */
-	if (path && strlen(path) != yyjson_get_len(yyjson_obj_get(rb_call_args(call), "path")))
-		return rb_call_fail_msg(call, "path: a path cannot contain a NUL byte");
-	if (!path) {
-		if (!rb_fs_root_count(fs))
-			return rb_call_fail_msg(call, "path: required (no root is configured)");
-		path = rb_fs_root_path(fs, 0);
-	}
-	r = rb_fs_resolve(fs, path, &s->start);
-	if (r < 0)
-		return rb_call_fail_msg(call, "%s: %s", path, rb_strerror(r));
 	if ((r = rb_arg_string(call, "query", true, &s->query)) < 0)
 		return r;
 	if (!*s->query)

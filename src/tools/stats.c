@@ -231,34 +231,23 @@ static int stats_run(struct rb_call *call)
 	struct rb_fs *fs = rb_call_fs(call);
 	struct stats *s;
 	struct rb_walk_opts wo = { .stat_files = true, .cls = rb_call_class(call) };
-	const char *path;
 	int r;
 
-	if ((r = rb_arg_string(call, "path", false, &path)) < 0)
-		return r;
-	/* "\u0000" would silently name a prefix of the path (issue 8). */
-	if (path && strlen(path) != yyjson_get_len(yyjson_obj_get(rb_call_args(call), "path")))
-		return rb_call_fail_msg(call, "path: a path cannot contain a NUL byte");
-	if (!path) {
-		if (!rb_fs_root_count(fs))
-			return rb_call_fail_msg(call, "path: required (no root is configured)");
-		path = rb_fs_root_path(fs, 0);
-	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return -ENOMEM;
 	s->call = call;
 	s->t0 = rb_now_ns();
-	r = rb_fs_resolve(fs, path, &s->start);
-	if (r < 0) {
+	if ((r = rb_arg_path_opt(call, "path", &s->start)) < 0) {
 		free(s);
-		return rb_call_fail_msg(call, "%s: %s", path, rb_strerror(r));
+		return r;
 	}
 	rb_call_set_state(call, s);
 	r = rb_fs_walk(fs, &s->start, &wo, stats_entry, stats_done, s, &s->walk);
 	if (r < 0) {
 		rb_call_set_state(call, NULL);
+		r = rb_call_fail_msg(call, "%s: %s", s->start.abs, rb_strerror(r));
 		stats_free(s);
-		return rb_call_fail_msg(call, "%s: %s", path, rb_strerror(r));
+		return r;
 	}
 	return 0;
 }
