@@ -18,6 +18,7 @@
 // Needs tests/interop/node_modules (cd tests/interop && npm ci).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,9 +29,13 @@ const repo = path.resolve(path.dirname(self), '..');
 // left running), which makes node print a TAP report on stdout at exit. Run
 // ourselves again with that report sent to /dev/null, so --stdout is clean.
 if (!process.env.RB_GEN_TOOLS_DOC_CHILD) {
+  // A temp file, not /dev/null: Node 22.23 fsyncs the reporter's stream at
+  // close, and fsync(/dev/null) is EINVAL, an unhandled error (exit 1).
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gen-tools-doc-'));
   const r = spawnSync(process.execPath,
-    ['--test-reporter=tap', '--test-reporter-destination=/dev/null', self, ...process.argv.slice(2)],
+    ['--test-reporter=tap', `--test-reporter-destination=${path.join(tmp, 'tap')}`, self, ...process.argv.slice(2)],
     { stdio: 'inherit', env: { ...process.env, RB_GEN_TOOLS_DOC_CHILD: '1' } });
+  fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(r.status ?? 1);
 }
 
