@@ -20,6 +20,7 @@ enum rb_error {
 	RB_E_LIMIT,	  /* too many entries/results: narrow the request */
 	RB_E_NO_MATCH,	  /* edit: oldText not found */
 	RB_E_AMBIGUOUS,	  /* edit: oldText matches more than once */
+	RB_E_READ_ONLY,	  /* write: the target has no write permission bit (chmod a-w) */
 	RB_E_MAX
 };
 

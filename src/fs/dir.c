@@ -3,10 +3,29 @@
  *
  * Name operations never hand a multi-component path to a syscall that
  * cannot be confined: the parent directory is opened with openat2 beneath
- * the root (O_PATH|O_DIRECTORY), and mkdirat / renameat / unlinkat get that
- * fd plus one validated final component. A stat opens the path itself
- * O_PATH beneath the root and statx'es the fd (AT_EMPTY_PATH): a statx by
- * path cannot be confined with RESOLVE_* flags. */
+ * the root, and mkdirat / renameat / unlinkat get that fd plus one
+ * validated final component. A stat opens the path itself O_PATH beneath
+ * the root and statx'es the fd (AT_EMPTY_PATH): a statx by path cannot be
+ * confined with RESOLVE_* flags.
+ *
+ * Durability: a name change lives in its parent directory, so after it the
+ * parent is fsync'ed before success is reported (IORING_OP_FSYNC needs a
+ * real fd, hence parents are opened O_RDONLY|O_DIRECTORY, not O_PATH; the
+ * same fd anchors the *at() call). A rename between directories fsyncs
+ * both, the destination first; a rename within one directory opens it once
+ * and fsyncs it once; mkdir -p fsyncs the parent of each component it
+ * created (one fsync per touched directory). A parent that may be written
+ * but not read (EACCES on O_RDONLY) is opened O_PATH instead and not
+ * fsync'ed, so the operation still works there.
+ *
+ *   OPEN1 parent -> [OPEN2 other parent] -> ACT -> [SYNC2 other parent] ->
+ *   SYNC1 parent -> CLOSE1 -> [CLOSE2]
+ *
+ * The ACT is the commit point: a cancel before it reports -ECANCELED with
+ * nothing changed; once it has run (the last component, for mkdir -p), the
+ * fsyncs run to the end and the op reports the real result, a failing fsync
+ * included. Between the components of mkdir -p (each created one fsync'ed
+ * before the next) a cancel stops the chain, like an interrupted mkdir(1). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +39,7 @@
 /* ---- name operations -------------------------------------------------------- */
 
 enum { N_STAT, N_MKDIR, N_RENAME, N_UNLINK };
-enum { S_OPEN1, S_OPEN2, S_ACT, S_CHECK, S_CLOSE1, S_CLOSE2, S_DONE };
+enum { S_OPEN1, S_OPEN2, S_ACT, S_CHECK, S_SYNC2, S_SYNC1, S_CLOSE1, S_CLOSE2, S_DONE };
 
 struct name_op {
 	struct rb_fs_op base;
@@ -35,6 +54,8 @@ struct name_op {
 	bool acted;	      /* the mkdirat/renameat/unlinkat/statx ran: the result is real */
 	unsigned flags;	      /* stat: RB_FS_NOFOLLOW */
 	bool parents, dir, noreplace;
+	bool same_parent;     /* rename within one directory: pfd serves both names */
+	bool opath1, opath2;  /* that parent is an O_PATH fd (not readable): no fsync */
 	bool per_component;   /* mkdir -p: walking the components */
 	size_t comp_end;      /* mkdir -p: end of the current component in rel */
 	struct statx stx;
@@ -71,6 +92,13 @@ static void name_step(struct name_op *o, int state, enum rb_io_op op)
 	fs_req_prep(&o->req, o->base.fs, op, false, o->base.cls, 0, name_done, o);
 }
 
+/* Flags for opening a parent: readable so it can be fsync'ed, unless it
+ * was refused that way (then O_PATH, see opath1/opath2). */
+static int parent_flags(bool opath)
+{
+	return (opath ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC;
+}
+
 static void name_open(struct name_op *o, int state, int dirfd, const char *path, int flags)
 {
 	name_step(o, state, RB_IO_OPENAT2);
@@ -88,7 +116,7 @@ static void name_cleanup(struct name_op *o)
 		name_step(o, S_CLOSE1, RB_IO_CLOSE);
 		o->req.r.fd = o->pfd;
 		o->pfd = -1;
-	} else if (o->pfd2 >= 0) {
+	} else if (o->pfd2 >= 0 && !o->same_parent) {
 		name_step(o, S_CLOSE2, RB_IO_CLOSE);
 		o->req.r.fd = o->pfd2;
 		o->pfd2 = -1;
@@ -137,6 +165,28 @@ static int next_component(struct name_op *o)
 	}
 }
 
+static void name_fsync(struct name_op *o, int state, int fd)
+{
+	name_step(o, state, RB_IO_FSYNC);
+	o->req.r.fd = fd;
+	fs_req_start(&o->req);
+}
+
+/* After a successful mkdirat / renameat / unlinkat: the destination's
+ * parent (rename between directories) first, then the parent, then close. */
+static void name_sync_next(struct name_op *o, int done_state)
+{
+	if (done_state == S_ACT && o->kind == N_RENAME && !o->same_parent && !o->opath2) {
+		name_fsync(o, S_SYNC2, o->pfd2);
+		return;
+	}
+	if (done_state != S_SYNC1 && !o->opath1) {
+		name_fsync(o, S_SYNC1, o->pfd);
+		return;
+	}
+	name_cleanup(o);
+}
+
 static void name_act(struct name_op *o)
 {
 	switch (o->kind) {
@@ -183,12 +233,25 @@ static void name_done(struct fs_req *fr)
 		if (o->per_component && !o->err && !o->base.cancelled && o->pfd < 0) {
 			int r = next_component(o);
 			if (r > 0) {
-				name_open(o, S_OPEN1, o->dirfd, o->parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+				o->opath1 = false;
+				name_open(o, S_OPEN1, o->dirfd, o->parent, parent_flags(false));
 				return;
 			}
 			o->err = r;
 		}
 		name_cleanup(o);
+		return;
+	}
+	/* A parent that may be written but not read: open it O_PATH (no fsync). */
+	if (res == -EACCES && o->kind != N_STAT && ((o->state == S_OPEN1 && !o->opath1) ||
+						    (o->state == S_OPEN2 && !o->opath2)) && !o->base.cancelled) {
+		if (o->state == S_OPEN1) {
+			o->opath1 = true;
+			name_open(o, S_OPEN1, o->dirfd, o->parent, parent_flags(true));
+		} else {
+			o->opath2 = true;
+			name_open(o, S_OPEN2, o->dirfd2, o->parent2, parent_flags(true));
+		}
 		return;
 	}
 	if (o->state == S_OPEN1 && res >= 0)
@@ -209,20 +272,27 @@ static void name_done(struct fs_req *fr)
 			o->per_component = true;
 			o->comp_end = 0;
 			r = next_component(o);
-			if (r > 0)
-				name_open(o, S_OPEN1, o->dirfd, o->parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
-			else
+			if (r > 0) {
+				o->opath1 = false;
+				name_open(o, S_OPEN1, o->dirfd, o->parent, parent_flags(false));
+			} else {
 				name_fail(o, r);
+			}
 			return;
 		}
 		if (res < 0) {
 			name_fail(o, fs_map_open_err(res, o->kind == N_STAT && (o->flags & RB_FS_NOFOLLOW)));
 			return;
 		}
-		if (o->kind == N_RENAME)
-			name_open(o, S_OPEN2, o->dirfd2, o->parent2, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		else
+		if (o->kind == N_RENAME && o->same_parent) {
+			o->pfd2 = o->pfd;
+			o->opath2 = o->opath1;
 			name_act(o);
+		} else if (o->kind == N_RENAME) {
+			name_open(o, S_OPEN2, o->dirfd2, o->parent2, parent_flags(false));
+		} else {
+			name_act(o);
+		}
 		return;
 	case S_OPEN2:
 		if (res < 0) {
@@ -251,8 +321,19 @@ static void name_done(struct fs_req *fr)
 		}
 		if (res < 0)
 			name_fail(o, res);
-		else
+		else if (o->kind == N_STAT)
 			name_cleanup(o);
+		else
+			name_sync_next(o, S_ACT);
+		return;
+	case S_SYNC2:
+	case S_SYNC1:
+		/* The name change happened; without this fsync it may not survive
+		 * a crash, so a failure is the op's error, never a success. */
+		if (res < 0)
+			name_fail(o, res);
+		else
+			name_sync_next(o, o->state);
 		return;
 	case S_CHECK:
 		if (res < 0)
@@ -272,7 +353,7 @@ static void name_go(struct rb_fs_op *op)
 		name_open(o, S_OPEN1, o->dirfd, o->rel,
 			  O_PATH | O_CLOEXEC | ((o->flags & RB_FS_NOFOLLOW) ? O_NOFOLLOW : 0));
 	else
-		name_open(o, S_OPEN1, o->dirfd, o->parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		name_open(o, S_OPEN1, o->dirfd, o->parent, parent_flags(false));
 }
 
 static void name_cancel(struct rb_fs_op *op)
@@ -287,9 +368,11 @@ static void name_cancel(struct rb_fs_op *op)
 	}
 	/* Opens and checks are cancelled in flight; the mkdirat / renameat /
 	 * unlinkat itself is left to finish (cancelled while running in io-wq
-	 * it might have taken effect and still report -ECANCELED). */
+	 * it might have taken effect and still report -ECANCELED), and so is
+	 * the fsync after it: the op has committed. Only the fsync of an
+	 * intermediate mkdir -p component is cancelled (the chain stops). */
 	if (o->state == S_OPEN1 || o->state == S_OPEN2 || o->state == S_CHECK ||
-	    (o->state == S_ACT && o->kind == N_STAT))
+	    (o->state == S_ACT && o->kind == N_STAT) || (o->state == S_SYNC1 && !o->acted))
 		fs_req_cancel(&o->req);
 }
 
@@ -392,6 +475,7 @@ int rb_fs_rename(struct rb_fs *fs, const struct rb_path *from, const struct rb_p
 	}
 	strcpy(o->name2, name2);
 	o->dirfd2 = to->dirfd;
+	o->same_parent = o->dirfd2 == o->dirfd && !strcmp(o->parent, o->parent2);
 	o->cb = cb;
 	o->noreplace = noreplace;
 	return name_start(o, op_out);

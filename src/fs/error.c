@@ -18,6 +18,7 @@ const char *rb_strerror(int code)
 		[RB_E_LIMIT - RB_E_BASE] = "too many entries; narrow the request",
 		[RB_E_NO_MATCH - RB_E_BASE] = "text to replace not found",
 		[RB_E_AMBIGUOUS - RB_E_BASE] = "text to replace matches more than once",
+		[RB_E_READ_ONLY - RB_E_BASE] = "is read-only (no write permission bit; chmod u+w to allow changes)",
 	};
 	int c = code < 0 ? -code : code;
 	if (c > RB_E_BASE && c < RB_E_MAX && rb[c - RB_E_BASE])

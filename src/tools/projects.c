@@ -474,8 +474,12 @@ static void write_done(void *ctx, int res)
 	if (p->kind == PJ_UPDATE) {
 		if (res < 0)
 			update_end(p, res, "%s/%s: %s", p->project, p->file, rb_strerror(res));
-		else
-			update_end(p, 0, "File %s updated successfully in project %s", p->file, p->project);
+		else {
+			char note[512];
+			rb_fs_write_notes(res, note, sizeof(note));
+			update_end(p, 0, "File %s updated successfully in project %s%s%s", p->file, p->project,
+				   *note ? "\n" : "", note);
+		}
 		return;
 	}
 	if (res == -EEXIST)
