@@ -107,6 +107,34 @@ int rb_fs_read_file(struct rb_fs *fs, const struct rb_path *p, unsigned flags, s
 		    void (*cb)(void *ctx, int res, struct rb_fs_file *f), void *ctx,
 		    struct rb_fs_op **op_out);
 
+/* The limit rb_fs_read_file applies when given max_bytes 0 (--max-file-bytes). */
+size_t rb_fs_max_file_bytes(const struct rb_fs *fs);
+
+/* Ranged read: open beneath the root (the sandbox rules of rb_fs_read_file:
+ * RESOLVE_BENEATH, O_NONBLOCK, RB_FS_NOFOLLOW honoured), statx the opened
+ * fd, read [start, start + len) and close. Not a regular file ->
+ * -RB_E_NOT_REGULAR, found by the statx before any byte is read (a fifo or
+ * a device is never read). start is off, or with RB_FS_RANGE_FROM_END
+ * max(0, size - off). The range is bounded by the size the statx saw: bytes
+ * appended later are not read, and a range at or past that end (or len 0)
+ * reads nothing and succeeds. A file that shrank between the statx and the
+ * read gives what was still there (len shorter than the range). len over
+ * the fs's max_file_bytes -> -RB_E_TOO_LARGE (nothing started). Holds one
+ * permit, plus the range's bytes while reading. RB_FS_READ_STAT and
+ * RB_FS_READ_CACHED are ignored (the statx is always taken and returned). */
+struct rb_fs_range {
+	char *data;	  /* the bytes, NUL-terminated; the callee may keep it: set data = NULL */
+	size_t len;	  /* bytes read */
+	uint64_t off;	  /* file offset of data[0] */
+	struct statx stx; /* of the opened file, taken before reading (size, dev, ino, times) */
+};
+enum {
+	RB_FS_RANGE_FROM_END = 1u << 8, /* off counts back from the end of the file */
+};
+int rb_fs_read_range(struct rb_fs *fs, const struct rb_path *p, uint64_t off, size_t len, unsigned flags,
+		     enum rb_cap_class cls, void (*cb)(void *ctx, int res, struct rb_fs_range *r), void *ctx,
+		     struct rb_fs_op **op_out);
+
 /* statx of the path (follows symlinks unless RB_FS_NOFOLLOW). */
 int rb_fs_stat(struct rb_fs *fs, const struct rb_path *p, unsigned flags, enum rb_cap_class cls,
 	       void (*cb)(void *ctx, int res, const struct statx *stx), void *ctx,
@@ -121,11 +149,54 @@ enum {
  * renameat over the target, fsync the directory, verify the size. The old
  * file survives any failure; the temp file is removed on every error path.
  * A target that is a symlink or a directory is refused. Keeps the target's
- * mode when it exists (else 0644). data must stay valid until cb. */
+ * mode when it exists (else 0644). data must stay valid until cb.
+ * An existing target also keeps its owner and group and its extended
+ * attributes (ACLs, SELinux label, user.*), set on the temp file before
+ * the rename; see docs/ARCHITECTURE.md "Durability and ownership". Refused,
+ * old file untouched: a target without any write bit (mode 0444 and the
+ * like, even for root) -> -RB_E_READ_ONLY; a target the caller could not
+ * open for writing in place (not its owner, no group or ACL write access)
+ * -> -EACCES: replacing it through the directory would grant more than
+ * write permission does. res > 0 is success with notes (RB_FS_WROTE_*). */
 int rb_fs_write_atomic(struct rb_fs *fs, const struct rb_path *p, const void *data, size_t len,
 		       unsigned flags, enum rb_cap_class cls,
 		       void (*cb)(void *ctx, int res), void *ctx, struct rb_fs_op **op_out);
 
+/* What a successful rb_fs_write_atomic reports in res (0 = nothing to say;
+ * callers that only test res < 0 see success either way). The write has
+ * happened (durably, unless RB_FS_WRITE_NO_FSYNC); these say what it could
+ * not keep. */
+enum {
+	/* The target had other hard links (nlink > 1). A rename replaces one
+	 * name: this path now holds the new content, the other names still
+	 * hold the old file. Policy: proceed and report (hard-link snapshots
+	 * such as cp -al / rsnapshot rely on exactly this). */
+	RB_FS_WROTE_LINKS_SPLIT = 1 << 0,
+	/* The target's owner or group could not be given to the new file
+	 * (fchown: EPERM, e.g. a service user with group write access to
+	 * someone else's file); it now belongs to this process's user. Policy:
+	 * proceed and report (the write itself was permitted: see -EACCES). */
+	RB_FS_WROTE_OWNER_CHANGED = 1 << 1,
+	/* Some extended attribute could not be copied (not permitted, e.g. an
+	 * SELinux label this process may not set, or not supported). A POSIX
+	 * ACL (system.*) that cannot be copied fails the write instead
+	 * (dropping it could widen access). */
+	RB_FS_WROTE_XATTRS_LOST = 1 << 2,
+};
+/* The notes of res as sentences for a person ("" when there are none):
+ * writes at most n bytes with the NUL and returns what it would write,
+ * like snprintf. */
+size_t rb_fs_write_notes(int res, char *buf, size_t n);
+
+/* Name operations are durable when they report success: after the mkdirat,
+ * renameat or unlinkat, the parent directory is fsync'ed (both parents for
+ * a rename between directories, each parent of a component created by mkdir
+ * -p), on the ring, under the op's permit. A failing fsync is the op's
+ * error even though the name change happened (the caller must not take it
+ * as durable). Cancel stops the op before the name change; once it has
+ * happened, the op finishes, fsync included, and reports its real result.
+ * A parent that may be written but not read (mode 0333) is used through an
+ * O_PATH fd and cannot be fsync'ed: the op still succeeds there. */
 int rb_fs_mkdir(struct rb_fs *fs, const struct rb_path *p, bool parents, enum rb_cap_class cls,
 		void (*cb)(void *ctx, int res), void *ctx, struct rb_fs_op **op_out);
 /* rename within the roots (both paths resolved); noreplace -> -EEXIST if `to` exists. */

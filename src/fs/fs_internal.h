@@ -66,6 +66,11 @@ struct rb_fs {
 	uint64_t tmp_counter;
 	mode_t umask;
 	pid_t pid;
+	/* read.c: fast-path reads in flight, oldest first, and the one timer
+	 * that cuts those past their deadline (the FIFO guard). Initialised on
+	 * first use; the timer runs only while the list is not empty. */
+	struct rb_list fast_reads;
+	struct rb_timer fast_read_timer;
 };
 
 struct rb_fs_op {

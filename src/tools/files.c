@@ -19,7 +19,8 @@
  * after the lock is taken (success, error, cancel) goes through wr_end(),
  * which releases it before the call is finished. They answer with the new
  * content version in structuredContent ({version}); read_text_file gives
- * {size, version} (the version of the whole file, whatever head/tail cut). */
+ * {size, version} (the version of the whole file, whatever head/tail cut;
+ * none past 8 MiB or --max-file-bytes, where head/tail read only a part). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -74,6 +75,20 @@ struct fop {
 	int err;		/* the outcome wr_end recorded */
 	struct rb_sbuf msg;	/* its text: the error, or the success text */
 	char version[RB_VERSION_LEN];
+	/* read_text_file: head/tail of a file over the whole-read limit, read
+	 * by ranges (f->data holds the bytes gathered: a prefix for head, a
+	 * suffix for tail). */
+	struct {
+		uint64_t size;	    /* the file's size at the first range: the snapshot read */
+		uint64_t ino;
+		uint32_t dev_major, dev_minor;
+		uint64_t pos;	    /* head: next offset; tail: offset of f->data's first byte */
+		size_t chunk, asked;
+		uint64_t lines;	    /* '\n' in f->data */
+		uint64_t crlf;	    /* tail: "\r\n" pairs in f->data */
+		unsigned restarts;
+		bool started;
+	} rr;
 };
 
 /* ---- shared helpers ---------------------------------------------------------- */
@@ -201,32 +216,34 @@ static int arg_path(struct rb_call *call, const char *field, const char **s, str
 	return r < 0 ? r : rb_arg_path(call, field, p);
 }
 
-/* ---- read_text_file / read_file ----------------------------------------------- */
+/* ---- read_text_file / read_file -----------------------------------------------
+ *
+ * Without head/tail the file is read whole (up to --max-file-bytes). With
+ * head or tail it is read whole when it is at most RTF_WHOLE_MAX bytes (and
+ * within --max-file-bytes), so structuredContent.version (the SHA-256 of
+ * the whole file) is there exactly as before. A larger file (the whole read
+ * says -RB_E_TOO_LARGE before reading past its first 64 KiB) is read by
+ * ranges instead: head forward from offset 0, tail backward from the end, in
+ * chunks of RTF_CHUNK growing to RTF_CHUNK_MAX, until N lines are complete or
+ * the start/end of the file; such a result has no version (it would need the
+ * whole file). The reply is cut exactly as the whole-file path cuts it: the
+ * ranges hold at least what the slice needs, and rb_text_head/tail on them
+ * give the same bytes (tail's CRLF conversion is local to each "\r\n"). */
 
-static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
+/* Up to here a head/tail reads the whole file (and gives its version). */
+#define RTF_WHOLE_MAX VERSION_MAX
+#define RTF_CHUNK (64u * 1024)
+#define RTF_CHUNK_MAX (4u * 1024 * 1024)
+/* A file replaced or truncated between two ranges: start again this many times. */
+#define RTF_RESTARTS 3
+
+/* Cuts data (the whole file, or the ranges gathered) as head/tail say, checks
+ * the reply limit and finishes the call with sc as structuredContent. data is
+ * writable (tail converts CRLF in place). */
+static void read_text_reply(struct fop *f, char *data, size_t len, yyjson_mut_val *sc)
 {
-	struct fop *f = ctx;
-	yyjson_mut_doc *d = rb_call_doc(f->call);
-	yyjson_mut_val *sc;
-	size_t off = 0, len;
-	char *data;
+	size_t off = 0;
 
-	f->op = NULL;
-	if (res < 0) {
-		fop_fail(f, f->arg, res);
-		return;
-	}
-	data = file->data;
-	len = file->len;
-	/* The version is of the bytes on disk: before tail's CRLF conversion
-	 * (in place) and before any U+FFFD repair. */
-	sc = yyjson_mut_obj(d);
-	yyjson_mut_obj_add_uint(d, sc, "size", len);
-	if (len <= VERSION_MAX) {
-		char v[RB_VERSION_LEN];
-		rb_content_version(data, len, v);
-		yyjson_mut_obj_add_strcpy(d, sc, "version", v);
-	}
 	if (f->tail) {
 		/* Theirs converts CRLF for tail only; the slice is of the converted text. */
 		len = rb_crlf_to_lf(data, len);
@@ -245,9 +262,203 @@ static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
 	fop_finish_text(f, data + off, len, sc);
 }
 
+static void rtf_range_done(void *ctx, int res, struct rb_fs_range *r);
+
+/* Starts the next range: the first one (offset 0 for head, the last chunk
+ * for tail), then head reads on from pos and tail reads the chunk before
+ * pos. Fails the call if the range cannot start. */
+static void rtf_range_next(struct fop *f)
+{
+	uint64_t off;
+	unsigned flags = 0;
+	int r;
+
+	if (!f->rr.started) {
+		off = f->tail ? f->rr.chunk : 0;
+		flags = f->tail ? RB_FS_RANGE_FROM_END : 0;
+		f->rr.asked = f->rr.chunk;
+	} else if (f->head) {
+		off = f->rr.pos;
+		f->rr.asked = f->rr.size - off < f->rr.chunk ? (size_t)(f->rr.size - off) : f->rr.chunk;
+	} else {
+		f->rr.asked = f->rr.pos < f->rr.chunk ? (size_t)f->rr.pos : f->rr.chunk;
+		off = f->rr.pos - f->rr.asked;
+	}
+	r = rb_fs_read_range(rb_call_fs(f->call), &f->p, off, f->rr.asked, flags, rb_call_class(f->call),
+			     rtf_range_done, f, &f->op);
+	if (r < 0)
+		fop_fail(f, f->arg, r);
+}
+
+/* (Re)starts the ranged read from nothing; restarts: how many times so far. */
+static void rtf_range_begin(struct fop *f, unsigned restarts)
+{
+	size_t lim = rb_fs_max_file_bytes(rb_call_fs(f->call));
+	rb_sbuf_free(&f->data);
+	memset(&f->rr, 0, sizeof(f->rr));
+	f->rr.restarts = restarts;
+	f->rr.chunk = RTF_CHUNK < lim ? RTF_CHUNK : lim;
+	rtf_range_next(f);
+}
+
+/* The ranges hold what the slice needs: reply with {size}, no version. */
+static void rtf_range_reply(struct fop *f)
+{
+	yyjson_mut_doc *d = rb_call_doc(f->call);
+	yyjson_mut_val *sc = yyjson_mut_obj(d);
+
+	rb_sbuf_add(&f->data, "", 0); /* an empty snapshot still has a buffer */
+	if (f->data.oom) {
+		fop_fail(f, f->arg, -ENOMEM);
+		return;
+	}
+	yyjson_mut_obj_add_uint(d, sc, "size", f->rr.size);
+	read_text_reply(f, f->data.p, f->data.len, sc);
+}
+
+/* Prepends r's bytes to f->data (tail), taking r's buffer. */
+static int rtf_prepend(struct fop *f, struct rb_fs_range *r)
+{
+	char *nb = realloc(r->data, r->len + f->data.len + 1);
+	if (!nb)
+		return -ENOMEM;
+	r->data = NULL;
+	if (f->data.len)
+		memcpy(nb + r->len, f->data.p, f->data.len);
+	nb[r->len + f->data.len] = '\0';
+	free(f->data.p);
+	f->data.p = nb;
+	f->data.len += r->len;
+	f->data.cap = f->data.len + 1;
+	return 0;
+}
+
+static void rtf_range_done(void *ctx, int res, struct rb_fs_range *r)
+{
+	struct fop *f = ctx;
+	size_t lim = rb_fs_max_file_bytes(rb_call_fs(f->call)), room;
+	uint64_t lines, crlf = 0;
+
+	f->op = NULL;
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	if (!f->rr.started) {
+		/* The first range fixes the snapshot: [0, size) of this inode. */
+		f->rr.started = true;
+		f->rr.size = r->stx.stx_size;
+		f->rr.ino = r->stx.stx_ino;
+		f->rr.dev_major = r->stx.stx_dev_major;
+		f->rr.dev_minor = r->stx.stx_dev_minor;
+		f->rr.pos = f->head ? 0 : f->rr.size;
+		f->rr.asked = f->rr.size - r->off < f->rr.chunk ? (size_t)(f->rr.size - r->off) : f->rr.chunk;
+	}
+	/* Another file now (an atomic replace), shorter than the snapshot
+	 * (truncated), or fewer bytes than the range held (truncated between
+	 * the statx and the read): the ranges would not add up to one version
+	 * of the file, so start again. Bytes appended after the first range
+	 * lie outside the snapshot and are not read. */
+	if (r->stx.stx_ino != f->rr.ino || r->stx.stx_dev_major != f->rr.dev_major ||
+	    r->stx.stx_dev_minor != f->rr.dev_minor || r->stx.stx_size < f->rr.size || r->len != f->rr.asked) {
+		if (f->rr.restarts >= RTF_RESTARTS) {
+			struct rb_call *call = f->call;
+			const char *arg = f->arg;
+			fop_free(f);
+			rb_call_error(call, "%s: the file kept changing while it was being read (replaced or truncated "
+				      "%d times); try again", arg, RTF_RESTARTS + 1);
+			return;
+		}
+		rtf_range_begin(f, f->rr.restarts + 1);
+		return;
+	}
+	lines = rb_text_newlines(r->data, r->len, f->tail ? &crlf : NULL);
+	if (f->head) {
+		rb_sbuf_add(&f->data, r->data, r->len);
+		if (f->data.oom) {
+			fop_fail(f, f->arg, -ENOMEM);
+			return;
+		}
+		f->rr.pos += r->len;
+		f->rr.lines += lines;
+		if (f->rr.lines >= f->head || f->rr.pos >= f->rr.size) {
+			rtf_range_reply(f);
+			return;
+		}
+		/* Fewer than N lines: the slice will hold all of this. */
+		room = f->data.len;
+	} else {
+		/* A "\r\n" split between this range and the one after it. */
+		if (r->len && r->data[r->len - 1] == '\r' && f->data.len && f->data.p[0] == '\n')
+			crlf++;
+		if (rtf_prepend(f, r) < 0) {
+			fop_fail(f, f->arg, -ENOMEM);
+			return;
+		}
+		f->rr.pos -= r->len;
+		f->rr.lines += lines;
+		f->rr.crlf += crlf;
+		if (f->rr.lines >= f->tail || f->rr.pos == 0) {
+			rtf_range_reply(f);
+			return;
+		}
+		/* Fewer than N lines: the slice will hold all of this, CRLF converted. */
+		room = f->data.len - (size_t)f->rr.crlf;
+	}
+	if (room > FILES_REPLY_MAX) {
+		struct rb_call *call = f->call;
+		const char *arg = f->arg;
+		fop_free(f);
+		rb_call_error(call, "%s: too large to return in one reply (more than %zu bytes; the limit is about "
+			      "8 MiB): ask for fewer lines", arg, room);
+		return;
+	}
+	if (f->rr.chunk < RTF_CHUNK_MAX && f->rr.chunk * 2 <= lim)
+		f->rr.chunk *= 2;
+	rtf_range_next(f);
+}
+
+static void read_text_done(void *ctx, int res, struct rb_fs_file *file)
+{
+	struct fop *f = ctx;
+	yyjson_mut_doc *d = rb_call_doc(f->call);
+	yyjson_mut_val *sc;
+
+	f->op = NULL;
+	if (res == -RB_E_TOO_LARGE && (f->head || f->tail)) {
+		rtf_range_begin(f, 0);
+		return;
+	}
+	if (res == -RB_E_TOO_LARGE) {
+		struct rb_call *call = f->call;
+		const char *arg = f->arg;
+		size_t lim = rb_fs_max_file_bytes(rb_call_fs(call));
+		fop_free(f);
+		rb_call_error(call, "%s: too large to read whole (over the server's limit of %zu bytes, "
+			      "--max-file-bytes): read part of it with head or tail", arg, lim);
+		return;
+	}
+	if (res < 0) {
+		fop_fail(f, f->arg, res);
+		return;
+	}
+	/* The version is of the bytes on disk: before tail's CRLF conversion
+	 * (in place) and before any U+FFFD repair. */
+	sc = yyjson_mut_obj(d);
+	yyjson_mut_obj_add_uint(d, sc, "size", file->len);
+	if (file->len <= VERSION_MAX) {
+		char v[RB_VERSION_LEN];
+		rb_content_version(file->data, file->len, v);
+		yyjson_mut_obj_add_strcpy(d, sc, "version", v);
+	}
+	read_text_reply(f, file->data, file->len, sc);
+}
+
 static int read_text_run(struct rb_call *call)
 {
 	struct fop *f = fop_new(call);
+	struct rb_fs *fs = rb_call_fs(call);
+	size_t max = 0;
 	int r;
 	if (!f)
 		return -ENOMEM;
@@ -258,7 +469,13 @@ static int read_text_run(struct rb_call *call)
 	if (f->head && f->tail)
 		return fop_abort(f, rb_call_fail_msg(call, "Cannot specify both head and tail parameters "
 							   "simultaneously"));
-	r = rb_fs_read_file(rb_call_fs(call), &f->p, 0, 0, rb_call_class(call), read_text_done, f, &f->op);
+	if (f->head || f->tail) {
+		/* Past this the whole read stops at its statx and the ranges take over. */
+		max = rb_fs_max_file_bytes(fs);
+		if (max > RTF_WHOLE_MAX)
+			max = RTF_WHOLE_MAX;
+	}
+	r = rb_fs_read_file(fs, &f->p, 0, max, rb_call_class(call), read_text_done, f, &f->op);
 	return r < 0 ? fop_start_failed(f, f->arg, r) : 0;
 }
 
@@ -551,7 +768,12 @@ static void write_done(void *ctx, int res)
 		return;
 	}
 	rb_content_version(f->content, f->content_len, f->version);
-	wr_endf(f, 0, "Successfully wrote to %s", f->arg);
+	{
+		/* res > 0: what the replace could not keep (hard links, owner). */
+		char note[512];
+		rb_fs_write_notes(res, note, sizeof(note));
+		wr_endf(f, 0, "Successfully wrote to %s%s%s", f->arg, *note ? "\n" : "", note);
+	}
 }
 
 static void wf_write(struct fop *f)
@@ -632,10 +854,15 @@ static void edit_written(void *ctx, int res)
 		return;
 	}
 	rb_content_version(f->data.p ? f->data.p : "", f->data.len, f->version);
-	/* The diff is the result text. */
+	/* The diff is the result text (then what the replace could not keep). */
 	rb_sbuf_free(&f->msg);
 	f->msg = f->diff;
 	f->diff = (struct rb_sbuf){ 0 };
+	if (res > 0) {
+		char note[512];
+		rb_fs_write_notes(res, note, sizeof(note));
+		rb_sbuf_addf(&f->msg, "%s\n", note);
+	}
 	wr_end(f, 0);
 }
 
@@ -1251,7 +1478,8 @@ static const char read_text_output[] = "{\"type\":\"object\",\"properties\":{"
 	"\"size\":{\"type\":\"integer\",\"description\":\"Bytes of the whole file on disk\"},"
 	"\"version\":{\"type\":\"string\",\"description\":\"SHA-256 (lowercase hex) of the whole file's bytes, "
 	"whatever head or tail returned; pass it to write_file or edit_file as expectedVersion. Present for "
-	"files up to 8 MiB\"}},\"required\":[\"size\"]}";
+	"files up to 8 MiB that are within the server's --max-file-bytes; absent for larger files (their head "
+	"or tail is read without reading the whole file)\"}},\"required\":[\"size\"]}";
 
 #define VERSION_OUTPUT "{\"type\":\"object\",\"properties\":{\"version\":{\"type\":\"string\"," \
 	"\"description\":\"SHA-256 (lowercase hex) of the file's content after the call\"}},\"required\":[\"version\"]}"
@@ -1264,10 +1492,12 @@ static const char read_text_output[] = "{\"type\":\"object\",\"properties\":{"
 static const char read_text_desc[] =
 	"Read the complete contents of a file as UTF-8 text (invalid bytes show as U+FFFD). "
 	"Use 'head' to get only the first N lines or 'tail' for only the last N lines (not both). "
-	"Works on any file regardless of extension; a result is limited to about 8 MiB of text, "
-	"so read larger files in parts with head or tail. Only works within allowed directories. "
-	"structuredContent gives the file's size and version (SHA-256 of its bytes), which write_file and "
-	"edit_file take as expectedVersion to refuse overwriting changes made since this read.";
+	"Works on any file regardless of extension; a result is limited to about 8 MiB of text, and a file "
+	"over the server's --max-file-bytes (64 MiB by default) is not read whole, so read larger files in "
+	"parts with head or tail (on a file over 8 MiB they read only the part they need). Only works within "
+	"allowed directories. structuredContent gives the file's size and version (SHA-256 of its bytes; not "
+	"given for files over 8 MiB or over --max-file-bytes), which write_file and edit_file take as "
+	"expectedVersion to refuse overwriting changes made since this read.";
 
 static const struct rb_tool rb_tool_read_text_file = {
 	.name = "read_text_file",
@@ -1314,7 +1544,10 @@ static const struct rb_tool rb_tool_write_file = {
 	.description = "Create a new file or completely overwrite an existing file with new content. "
 		       "Use with caution: an existing file is replaced without warning. The write is atomic "
 		       "(a temporary file is written, synced and renamed over the target), so readers see the "
-		       "old or the new content, never a mix; the file's permissions are kept. The parent "
+		       "old or the new content, never a mix; the file's permissions, owner, group and extended "
+		       "attributes are kept (the result says so when they could not be, or when the file had "
+		       "other hard links, which keep the old content). A file without any write permission bit "
+		       "(e.g. chmod a-w) is refused. The parent "
 		       "directory must exist. Only works within allowed directories. The write holds the file's "
 		       "lock (shared with edit_file, memory_bank_update and other ringbank processes); give "
 		       "expectedVersion (from read_text_file) to fail with a version conflict instead of "
@@ -1338,7 +1571,8 @@ static const struct rb_tool rb_tool_edit_file = {
 		       "with newText, applied in order; when oldText does not occur exactly, a run of lines "
 		       "equal to it up to leading/trailing whitespace is replaced, keeping the file's "
 		       "indentation. Returns a git-style unified diff of the change in a ```diff block. "
-		       "With dryRun the diff is returned and nothing is written. The write is atomic and holds "
+		       "With dryRun the diff is returned and nothing is written. The write is atomic (permissions, "
+		       "owner and extended attributes kept; a file without any write permission bit is refused) and holds "
 		       "the file's lock (shared with write_file, memory_bank_update and other ringbank "
 		       "processes); give expectedVersion (from read_text_file) to fail with a version conflict "
 		       "if the file changed since that read. structuredContent.version is the file's version "

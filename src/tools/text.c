@@ -194,6 +194,21 @@ void rb_text_tail(const char *s, size_t len, uint64_t n, size_t *off, size_t *ou
 	*outlen = len;
 }
 
+uint64_t rb_text_newlines(const char *s, size_t len, uint64_t *crlf)
+{
+	uint64_t n = 0, pairs = 0;
+	const char *p = s, *end = s + len, *nl;
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+		n++;
+		if (nl > s && nl[-1] == '\r')
+			pairs++;
+		p = nl + 1;
+	}
+	if (crlf)
+		*crlf = pairs;
+	return n;
+}
+
 size_t rb_crlf_to_lf(char *s, size_t len)
 {
 	size_t w = 0;

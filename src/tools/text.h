@@ -42,6 +42,9 @@ size_t rb_json_str_len(const char *s, size_t len);
  * caller converts CRLF first. Both return a slice of s (n >= 1). */
 void rb_text_head(const char *s, size_t len, uint64_t n, size_t *off, size_t *outlen);
 void rb_text_tail(const char *s, size_t len, uint64_t n, size_t *off, size_t *outlen);
+/* Number of '\n' in s; with crlf, *crlf gets the number of "\r\n" pairs
+ * (used to bound a tail's length after rb_crlf_to_lf without converting). */
+uint64_t rb_text_newlines(const char *s, size_t len, uint64_t *crlf);
 /* Converts CRLF to LF in place; returns the new length. */
 size_t rb_crlf_to_lf(char *s, size_t len);
 /* Whether every '\n' of s is preceded by '\r' and there is at least one. */

@@ -307,6 +307,52 @@ describe('file tools', () => {
     assert.deepEqual(fs.readdirSync(dir).filter((n) => n.includes('.tmp') || n.startsWith('.rb')), []);
   });
 
+  test('write_file and edit_file: a read-only target is refused, hard links and the owner are reported or kept', async () => {
+    const c = s.client;
+    // A file without any write bit is refused (even for root), untouched.
+    const ro = path.join(dir, 'ro.md');
+    fs.writeFileSync(ro, 'frozen\n');
+    fs.chmodSync(ro, 0o444);
+    await fails(c, 'write_file', { path: 'ro.md', content: 'x' }, /^ro\.md: is read-only \(.*chmod u\+w/);
+    await fails(c, 'edit_file', { path: 'ro.md', edits: [{ oldText: 'frozen', newText: 'thawed' }] }, /^ro\.md: is read-only/);
+    assert.equal(fs.readFileSync(ro, 'utf8'), 'frozen\n');
+    assert.equal(fs.statSync(ro).mode & 0o777, 0o444);
+    // A dryRun writes nothing, so it still works.
+    await ok(c, 'edit_file', { path: 'ro.md', dryRun: true, edits: [{ oldText: 'frozen', newText: 'thawed' }] });
+
+    // Hard links: the write goes on, this name gets the new content, the
+    // other keeps the old file, and the result says so.
+    const a = path.join(dir, 'linked-a.md'), b = path.join(dir, 'linked-b.md');
+    fs.writeFileSync(a, 'shared\n');
+    fs.linkSync(a, b);
+    const w = await ok(c, 'write_file', { path: 'linked-a.md', content: 'mine\n' });
+    assert.match(text(w), /^Successfully wrote to linked-a\.md\nNote: the file had other hard links; /);
+    assert.equal(fs.readFileSync(a, 'utf8'), 'mine\n');
+    assert.equal(fs.readFileSync(b, 'utf8'), 'shared\n');
+    // Split now: the next write is plain again.
+    assert.equal(text(await ok(c, 'write_file', { path: 'linked-a.md', content: 'mine2\n' })),
+      'Successfully wrote to linked-a.md');
+    fs.linkSync(b, path.join(dir, 'linked-c.md'));
+    const e = await ok(c, 'edit_file', { path: 'linked-b.md', edits: [{ oldText: 'shared', newText: 'edited' }] });
+    assert.match(text(e), /^```diff\n[^]*```\n\nNote: the file had other hard links; [^\n]*\n$/);
+    assert.equal(fs.readFileSync(b, 'utf8'), 'edited\n');
+    assert.equal(fs.readFileSync(path.join(dir, 'linked-c.md'), 'utf8'), 'shared\n');
+
+    // Owner and group are kept (giving a file to another user needs root).
+    if (process.getuid?.() === 0) {
+      const o = path.join(dir, 'owned.md');
+      fs.writeFileSync(o, 'old\n');
+      fs.chownSync(o, 12345, 12346);
+      fs.chmodSync(o, 0o660);
+      assert.equal(text(await ok(c, 'write_file', { path: 'owned.md', content: 'new\n' })), 'Successfully wrote to owned.md');
+      await ok(c, 'edit_file', { path: 'owned.md', edits: [{ oldText: 'new', newText: 'newer' }] });
+      const st = fs.statSync(o);
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [12345, 12346, 0o660]);
+      assert.equal(fs.readFileSync(o, 'utf8'), 'newer\n');
+    }
+    assert.deepEqual(artifacts(dir), []);
+  });
+
   test('edit_file: dryRun diff, whitespace-tolerant edit, CRLF kept, failures', async () => {
     const c = s.client;
     const file = path.join(dir, 'notes/code.md');

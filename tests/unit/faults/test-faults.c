@@ -1,7 +1,8 @@
 /* Description: fault injection at the io interface, SQLite-style. For each
- * fs operation (read_file, write_atomic over a file and creating one, mkdir
- * -p, rename, list_dir, walk) and then each writing or reading tool through
- * rb_call (read_text_file, write_file, edit_file, memory_bank_write,
+ * fs operation (read_file, read_range, write_atomic over a file and creating
+ * one, mkdir -p, rename, list_dir, walk) and then each writing or reading
+ * tool through rb_call (read_text_file, read_text_file's ranged tail of a
+ * file over the whole-read limit, write_file, edit_file, memory_bank_write,
  * memory_bank_update, validate_memory_bank on a small bank), N walks from 1
  * upward with rb_io_fault_set(io, RB_IO_NOP, N, 0, err) for each err in
  * EIO, ENOSPC, EINTR, EAGAIN, ENOMEM, EMFILE, ECANCELED and a short
@@ -93,6 +94,52 @@ static void read_check(struct env *e, int res)
 	}
 	free(read_got);
 	read_got = NULL;
+}
+
+/* ---- fs: read_range ------------------------------------------------------------ */
+
+#define RANGE_BACK 150000 /* the last 150000 bytes: more than one read's worth after halving */
+
+static char *range_got;
+static size_t range_len;
+static uint64_t range_off;
+
+static void range_cb(void *ctx, int res, struct rb_fs_range *r)
+{
+	struct waiter *w = ctx;
+	w->res = res;
+	if (res >= 0) {
+		range_got = r->data;
+		r->data = NULL;
+		range_len = r->len;
+		range_off = r->off;
+	}
+	w->done = true;
+}
+
+static int range_run(struct env *e, char *msg, size_t msglen)
+{
+	struct waiter w = { 0 };
+	struct rb_path p = env_resolve(e, "r.md");
+	int r = rb_fs_read_range(e->fs, &p, RANGE_BACK, RANGE_BACK, RB_FS_RANGE_FROM_END, RB_CAP_INTERACTIVE, range_cb,
+				 &w, NULL);
+	(void)msg; (void)msglen;
+	if (r < 0)
+		return r;
+	t_run_until(e->loop, &w.done);
+	return w.res;
+}
+
+static void range_check(struct env *e, int res)
+{
+	(void)e;
+	if (res >= 0) {
+		ASSERT_EQ(range_off, BIG - RANGE_BACK);
+		ASSERT_EQ(range_len, RANGE_BACK);
+		ASSERT(!memcmp(range_got, big_old + BIG - RANGE_BACK, RANGE_BACK));
+	}
+	free(range_got);
+	range_got = NULL;
 }
 
 /* ---- fs: write_atomic over an existing file and creating one ------------------- */
@@ -343,6 +390,45 @@ static void rtf_check(struct env *e, int res)
 		ASSERT(!strncmp(tr.text, big_old, sizeof(tr.text) - 1));
 }
 
+/* A tail of a file over the 8 MiB whole-read limit of head/tail: the whole
+ * read stops at its statx, then ranges from the end are read. */
+#define HUGE_SIZE (8u * 1024 * 1024 + 4096)
+static const char huge_end[] = "line one\r\nline two\r\nthe last line";
+
+static void rtf_huge_setup(struct env *e)
+{
+	char p[4096];
+	struct stat sb;
+	mkdir_rel(e, "notes");
+	env_path(e, "notes/huge.log", p, sizeof p);
+	if (stat(p, &sb) < 0 || sb.st_size != (off_t)HUGE_SIZE) {
+		/* Written once: the runs only read it. */
+		char *b = malloc(HUGE_SIZE);
+		ASSERT(b != NULL);
+		fill_pattern(b, HUGE_SIZE, 5);
+		for (size_t i = 80; i < HUGE_SIZE; i += 81)
+			b[i] = '\n';
+		memcpy(b + HUGE_SIZE - strlen(huge_end), huge_end, strlen(huge_end));
+		put(e, "notes/huge.log", b, HUGE_SIZE);
+		free(b);
+	}
+}
+
+static int rtf_huge_run(struct env *e, char *msg, size_t msglen)
+{
+	t_tool(e, "read_text_file", "{\"path\":\"notes/huge.log\",\"tail\":2}", &tr);
+	return tool_result("read_text_file", msg, msglen);
+}
+
+static void rtf_huge_check(struct env *e, int res)
+{
+	(void)e;
+	if (res == 0) {
+		ASSERT_STREQ(tr.text, "line two\nthe last line");
+		ASSERT_EQ(t_tool_num(&tr, "size"), HUGE_SIZE);
+	}
+}
+
 static char wf_json[1024];
 static void wf_setup(struct env *e)
 {
@@ -458,6 +544,7 @@ static void val_check(struct env *e, int res)
 
 static const struct fcase cases[] = {
 	{ "read_file", read_setup, read_run, read_check, false },
+	{ "read_range", read_setup, range_run, range_check, false },
 	{ "write_atomic", write_setup, write_run, write_check, false },
 	{ "write_atomic(create)", create_setup, create_run, create_check, false },
 	{ "mkdir -p", mkdir_setup, mkdir_run, mkdir_check, false },
@@ -465,6 +552,7 @@ static const struct fcase cases[] = {
 	{ "list_dir", list_setup, list_run, list_check, false },
 	{ "walk", walk_setup, walk_run, walk_check, false },
 	{ "read_text_file", rtf_setup, rtf_run, rtf_check, true },
+	{ "read_text_file(ranged)", rtf_huge_setup, rtf_huge_run, rtf_huge_check, true },
 	{ "write_file", wf_setup, wf_run, wf_check, true },
 	{ "edit_file", ef_setup, ef_run, ef_check, true },
 	{ "memory_bank_write", mbw_setup, mbw_run, mbw_check, true },
