@@ -19,12 +19,9 @@ static const char usage[] =
 	"  call TOOL [JSON] --root DIR... run one tool without a client, print the result as JSON\n"
 	"  scan [OPTIONS] DIR             count files, directories, symlinks, other, bytes (JSON)\n"
 	"\n"
-	"common options:\n"
-	"  --io=auto|uring|threads        I/O backend (default auto: io_uring, else the thread\n"
-	"                                 pool with a note on stderr; uring fails if unavailable)\n"
-	"  --threads N                    thread-pool size for --io=threads (default 4)\n"
-	"  --cap N                        ops in flight at once (default 128)\n"
-	"  --max-file-bytes N             largest file read whole (default 64 MiB)\n"
+	"common options:\n";
+/* Between the two: the common options, from their table (src/cli/runtime.c). */
+static const char usage_tail[] =
 	"\n"
 	"  -h, --help                     this text\n"
 	"  -V, --version                  the version\n"
@@ -37,7 +34,10 @@ int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	if (!cmd || !strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-		fputs(usage, cmd ? stdout : stderr);
+		FILE *f = cmd ? stdout : stderr;
+		fputs(usage, f);
+		rb_cli_common_usage(f);
+		fputs(usage_tail, f);
 		return cmd ? 0 : 2;
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ringbank/cap.h"
 #include "ringbank/fs.h"
@@ -36,6 +37,8 @@ struct rb_runtime {
  * argv[*i] (advancing *i when it takes a value). Returns 1 if consumed, 0 if
  * not one of these, -1 on a bad value (message printed). */
 int rb_runtime_parse_opt(struct rb_runtime_opts *o, int argc, char **argv, int *i);
+/* Those options' lines of `ringbank --help` ("  --cap N   ops in flight..."). */
+void rb_cli_common_usage(FILE *f);
 /* Creates everything; prints a clear message on stderr and returns -errno on failure. */
 int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o);
 /* Drains (stops io workers, runs the loop to the end) and frees. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "ringbank/cli.h"
 #include "ringbank/mcp.h"
 
@@ -21,13 +22,35 @@ struct callrun {
 	size_t out_len;
 };
 
-static void usage(FILE *f)
+static const struct cli_opt call_opts[] = {
+	{ "--root", "DIR", NULL, CLI_DIR, 0, 0, 0 },
+};
+
+static void usage(const struct cli_cmd *cmd, FILE *f)
 {
-	fputs("usage: ringbank call TOOL ['{json arguments}'] --root DIR... [--io=auto|uring|threads]\n"
-	      "                     [--threads N] [--cap N] [--max-file-bytes N]\n"
-	      "Runs one tool and prints its result (the tools/call result object) as JSON.\n"
+	cli_synopsis(cmd, f);
+	fputs("Runs one tool and prints its result (the tools/call result object) as JSON.\n"
 	      "Exit status: 0 success, 1 the tool reported an error, 2 usage error.\n",
 	      f);
+}
+
+struct call_args {
+	const char *tool, *json;
+};
+
+static int operand(void *ctx, const char *arg)
+{
+	struct call_args *ca = ctx;
+
+	if (!ca->tool) {
+		ca->tool = arg;
+	} else if (!ca->json) {
+		ca->json = arg;
+	} else {
+		fprintf(stderr, "ringbank call: unexpected argument '%s' (quote the JSON as one argument)\n", arg);
+		return -1;
+	}
+	return 0;
 }
 
 static void finished(struct rb_call *call, yyjson_mut_doc *doc, yyjson_mut_val *result, bool is_error)
@@ -74,55 +97,35 @@ static void on_signal(struct rb_sigwatch *w, int signo)
 int rb_cli_call(int argc, char **argv)
 {
 	struct rb_runtime_opts ro = { .quiet = true };
-	const char **roots = calloc((size_t)argc + 1, sizeof(char *)), *tool_name = NULL, *json = NULL, *env;
+	struct cli_list roots;
+	struct call_args ca = { 0 };
+	const struct cli_group groups[] = {
+		{ .opts = call_opts, .n = sizeof(call_opts) / sizeof(call_opts[0]), .base = &roots },
+		{ .opts = cli_runtime_opts, .n = cli_runtime_nopts, .base = &ro },
+	};
+	const struct cli_cmd cmd = { .name = "call", .lead = "TOOL ['{json arguments}']", .groups = groups,
+				     .ngroups = 2, .usage = usage, .operand = operand, .ctx = &ca };
+	const char *tool_name, *json;
 	const struct rb_tool *tool;
-	size_t nroots = 0, i;
 	yyjson_read_err err;
 	yyjson_doc *args = NULL;
 	struct callrun c;
-	int r, a, rc = 2;
+	int r, rc = 2;
 
-	if (!roots)
+	if (cli_list_init(&roots, argc) < 0)
 		return 2;
 	memset(&c, 0, sizeof(c));
-	for (a = 1; a < argc; a++) {
-		const char *arg = argv[a];
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			usage(stdout);
-			free(roots);
-			return 0;
-		}
-		r = rb_runtime_parse_opt(&ro, argc, argv, &a);
-		if (r < 0)
-			goto out;
-		if (r > 0)
-			continue;
-		if (!strncmp(arg, "--root", 6) && (arg[6] == '=' || !arg[6])) {
-			const char *v = arg[6] == '=' ? arg + 7 : (a + 1 < argc ? argv[++a] : NULL);
-			if (!v || !*v) {
-				fprintf(stderr, "ringbank call: --root expects a directory\n");
-				goto out;
-			}
-			roots[nroots++] = v;
-		} else if (arg[0] == '-' && arg[1]) {
-			fprintf(stderr, "ringbank call: unknown option '%s'\n", arg);
-			usage(stderr);
-			goto out;
-		} else if (!tool_name) {
-			tool_name = arg;
-		} else if (!json) {
-			json = arg;
-		} else {
-			fprintf(stderr, "ringbank call: unexpected argument '%s' (quote the JSON as one argument)\n", arg);
-			goto out;
-		}
+	r = cli_parse(&cmd, argc, argv);
+	if (r != 0) {
+		rc = r > 0 ? 0 : 2;
+		goto out;
 	}
-	env = getenv("MEMORY_BANK_ROOT");
-	if (!nroots && env && *env)
-		roots[nroots++] = env;
-	if (!tool_name || !nroots) {
+	tool_name = ca.tool;
+	json = ca.json;
+	cli_roots_default(&roots);
+	if (!tool_name || !roots.n) {
 		fprintf(stderr, "ringbank call: %s\n", !tool_name ? "which tool?" : "no root: give --root DIR or set MEMORY_BANK_ROOT");
-		usage(stderr);
+		usage(&cmd, stderr);
 		goto out;
 	}
 	tool = rb_tool_find(tool_name);
@@ -150,13 +153,9 @@ int rb_cli_call(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	for (i = 0; i < nroots; i++) {
-		r = rb_fs_add_root(c.rt.fs, roots[i]);
-		if (r < 0) {
-			fprintf(stderr, "ringbank call: root %s: %s\n", roots[i], rb_strerror(r));
-			rb_runtime_deinit(&c.rt);
-			goto out;
-		}
+	if (cli_add_roots("call", c.rt.fs, &roots) < 0) {
+		rb_runtime_deinit(&c.rt);
+		goto out;
 	}
 	c.sig.data = &c;
 	if (rb_sigwatch_start(c.rt.loop, &c.sig, on_signal) < 0)
@@ -191,6 +190,6 @@ int rb_cli_call(int argc, char **argv)
 	free(c.out);
 out:
 	yyjson_doc_free(args);
-	free(roots);
+	cli_list_free(&roots);
 	return rc;
 }

@@ -1,76 +1,41 @@
 /* runtime.c: loop + io backend + cap + fs from the common options, with the
  * --io=auto fallback to the thread pool when io_uring is blocked. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
+#include "opts.h"
 #include "ringbank/cli.h"
 
-static int parse_num(const char *opt, const char *v, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	unsigned long long x;
-	errno = 0;
-	x = strtoull(v ? v : "", &end, 10);
-	if (!v || !*v || *end || errno || x == 0 || x > max) {
-		fprintf(stderr, "ringbank: %s expects a number from 1 to %llu, got '%s'\n", opt, max, v ? v : "");
-		return -1;
-	}
-	*out = x;
-	return 0;
-}
+/* The options every command takes. The help is `ringbank --help`'s "common
+ * options"; the error messages name no command (they are the same in all). */
+const struct cli_opt cli_runtime_opts[] = {
+	{ "--io", "auto|uring|threads",
+	  "I/O backend (default auto: io_uring, else the thread\n"
+	  "pool with a note on stderr; uring fails if unavailable)",
+	  CLI_IO, 0, 0, offsetof(struct rb_runtime_opts, io) },
+	{ "--threads", "N", "thread-pool size for --io=threads (default 4)", CLI_UINT, 1, 1024,
+	  offsetof(struct rb_runtime_opts, threads) },
+	{ "--cap", "N", "ops in flight at once (default 128)", CLI_UINT, 1, 65536,
+	  offsetof(struct rb_runtime_opts, permits) },
+	{ "--max-file-bytes", "N", "largest file read whole (default 64 MiB)", CLI_SIZE, 1, 1ull << 40,
+	  offsetof(struct rb_runtime_opts, max_file_bytes) },
+};
+const size_t cli_runtime_nopts = sizeof(cli_runtime_opts) / sizeof(cli_runtime_opts[0]);
 
 int rb_runtime_parse_opt(struct rb_runtime_opts *o, int argc, char **argv, int *i)
 {
-	const char *a = argv[*i], *v = NULL;
-	const char *names[] = { "--io", "--threads", "--cap", "--max-file-bytes" };
-	size_t k, which = 99;
-	unsigned long long x;
+	const struct cli_group g = { .opts = cli_runtime_opts, .n = cli_runtime_nopts, .base = o };
 
-	for (k = 0; k < 4; k++) {
-		size_t l = strlen(names[k]);
-		if (!strncmp(a, names[k], l) && (a[l] == '=' || a[l] == 0)) {
-			which = k;
-			if (a[l] == '=')
-				v = a + l + 1;
-			else if (*i + 1 < argc)
-				v = argv[++*i];
-			break;
-		}
-	}
-	switch (which) {
-	case 0:
-		if (v && !strcmp(v, "auto"))
-			o->io = RB_IO_CHOICE_AUTO;
-		else if (v && !strcmp(v, "uring"))
-			o->io = RB_IO_CHOICE_URING;
-		else if (v && !strcmp(v, "threads"))
-			o->io = RB_IO_CHOICE_THREADS;
-		else {
-			fprintf(stderr, "ringbank: --io expects auto, uring or threads, got '%s'\n", v ? v : "");
-			return -1;
-		}
-		return 1;
-	case 1:
-		if (parse_num("--threads", v, 1024, &x) < 0)
-			return -1;
-		o->threads = (unsigned)x;
-		return 1;
-	case 2:
-		if (parse_num("--cap", v, 65536, &x) < 0)
-			return -1;
-		o->permits = (unsigned)x;
-		return 1;
-	case 3:
-		if (parse_num("--max-file-bytes", v, 1ull << 40, &x) < 0)
-			return -1;
-		o->max_file_bytes = (size_t)x;
-		return 1;
-	default:
-		return 0;
-	}
+	return cli_parse_opt("", &g, argc, argv, i);
+}
+
+void rb_cli_common_usage(FILE *f)
+{
+	cli_list_help(f, cli_runtime_opts, cli_runtime_nopts, 31);
 }
 
 int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)

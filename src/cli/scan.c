@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "ringbank/cli.h"
 
 struct scan {
@@ -57,9 +58,16 @@ static void scan_done(void *ctx, int res, const struct rb_walk_stats *st)
 	}
 }
 
-static void usage(FILE *f)
+static int operand(void *ctx, const char *arg)
 {
-	fputs("usage: ringbank scan [--io=auto|uring|threads] [--threads N] [--cap N] DIR\n", f);
+	const char **dir = ctx;
+
+	if (*dir) {
+		fprintf(stderr, "ringbank scan: one directory only ('%s' and '%s')\n", *dir, arg);
+		return -1;
+	}
+	*dir = arg;
+	return 0;
 }
 
 int rb_cli_scan(int argc, char **argv)
@@ -68,32 +76,20 @@ int rb_cli_scan(int argc, char **argv)
 	struct rb_walk_opts wo = { .stat_files = true, .cls = RB_CAP_BULK };
 	struct scan s;
 	const char *dir = NULL;
+	/* --max-file-bytes (last) is taken but not listed: a scan reads no file. */
+	const struct cli_group groups[] = {
+		{ .opts = cli_runtime_opts, .n = cli_runtime_nopts, .nlisted = cli_runtime_nopts - 1, .base = &ro },
+	};
+	const struct cli_cmd cmd = { .name = "scan", .tail = "DIR", .groups = groups, .ngroups = 1,
+				     .usage = cli_synopsis, .operand = operand, .ctx = &dir };
 	struct rb_path p;
-	int i, r;
+	int r;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			usage(stdout);
-			return 0;
-		}
-		r = rb_runtime_parse_opt(&ro, argc, argv, &i);
-		if (r < 0)
-			return 1;
-		if (r > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "ringbank scan: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			return 1;
-		}
-		if (dir) {
-			fprintf(stderr, "ringbank scan: one directory only ('%s' and '%s')\n", dir, argv[i]);
-			return 1;
-		}
-		dir = argv[i];
-	}
+	r = cli_parse(&cmd, argc, argv);
+	if (r != 0)
+		return r > 0 ? 0 : 1;
 	if (!dir) {
-		usage(stderr);
+		cli_synopsis(&cmd, stderr);
 		return 1;
 	}
 	memset(&s, 0, sizeof(s));

@@ -5,11 +5,13 @@
  * calls are cancelled, replies are flushed and the process exits 0; a
  * second signal exits at once. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "opts.h"
 #include "ringbank/cli.h"
 #include "ringbank/http.h"
 #include "ringbank/jobs.h"
@@ -25,18 +27,46 @@ struct serve {
 	int err;
 };
 
-static void usage(FILE *f)
+/* serve's own options: offsets in struct rb_stdio_opts (HTTP takes them from there too). */
+static const struct cli_opt serve_opts[] = {
+	{ "--max-message-bytes", "N", "longest incoming message (default 16 MiB); longer lines are refused",
+	  CLI_BYTES, 64, 1ull << 30, offsetof(struct rb_stdio_opts, max_message_bytes) },
+	{ "--max-reply-bytes", "N",
+	  "longest reply line (default 8 MiB); a bigger tool result becomes an\n"
+	  "isError result asking to page or narrow the request",
+	  CLI_BYTES, 64, 1ull << 30, offsetof(struct rb_stdio_opts, mcp.max_reply_bytes) },
+};
+
+static void usage(const struct cli_cmd *cmd, FILE *f)
 {
-	fputs("usage: ringbank serve [--io=auto|uring|threads] [--threads N] [--cap N] [--max-file-bytes N]\n"
-	      "                      [--max-message-bytes N] [--max-reply-bytes N]\n"
-	      "                      [--http ADDR:PORT [--token-file F] [--allowed-origin O]...] ROOT...\n"
-	      "MCP server over stdio; ROOTs are the allowed directories (MEMORY_BANK_ROOT when none is given).\n"
-	      "  --max-message-bytes N  longest incoming message (default 16 MiB); longer lines are refused\n"
-	      "  --max-reply-bytes N    longest reply line (default 8 MiB); a bigger tool result becomes an\n"
-	      "                         isError result asking to page or narrow the request\n",
-	      f);
+	cli_synopsis(cmd, f);
+	fputs("MCP server over stdio; ROOTs are the allowed directories (MEMORY_BANK_ROOT when none is given).\n", f);
+	cli_list_help(f, serve_opts, sizeof(serve_opts) / sizeof(serve_opts[0]), 23);
 	rb_http_usage(f);
 	rb_jobs_usage(f);
+}
+
+struct serve_args {
+	struct rb_http_opts *ho;
+	struct rb_jobs_opts *jo;
+	struct cli_list roots;
+};
+
+/* The HTTP transport's and the job table's options. */
+static int more_opts(void *ctx, int argc, char **argv, int *i)
+{
+	struct serve_args *sa = ctx;
+	int r = rb_http_parse_opt(sa->ho, argc, argv, i);
+
+	return r ? r : rb_jobs_parse_opt(sa->jo, argc, argv, i);
+}
+
+static int operand(void *ctx, const char *arg)
+{
+	struct serve_args *sa = ctx;
+
+	sa->roots.v[sa->roots.n++] = arg;
+	return 0;
 }
 
 static void on_done(void *ctx, int err)
@@ -64,87 +94,42 @@ static void on_signal(struct rb_sigwatch *w, int signo)
 		rb_stdio_shutdown(s->st);
 }
 
-static int parse_size(const char *opt, const char *v, size_t *out)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(v ? v : "", &end, 10);
-	if (!v || !*v || *end || errno || x < 64 || x > (1ull << 30)) {
-		fprintf(stderr, "ringbank serve: %s expects a number of bytes from 64 to %llu, got '%s'\n", opt,
-			1ull << 30, v ? v : "");
-		return -1;
-	}
-	*out = (size_t)x;
-	return 0;
-}
-
 int rb_cli_serve(int argc, char **argv)
 {
 	struct rb_runtime_opts ro = { .quiet = true };
 	struct rb_stdio_opts so = { .in_fd = 0, .out_fd = 1, .max_message_bytes = RB_MCP_MAX_MESSAGE_DEFAULT };
 	struct rb_http_opts ho = { 0 };
 	struct rb_jobs_opts jo = { 0 };
+	struct serve_args sa = { .ho = &ho, .jo = &jo };
+	const struct cli_group groups[] = {
+		{ .opts = cli_runtime_opts, .n = cli_runtime_nopts, .base = &ro },
+		{ .opts = serve_opts, .n = sizeof(serve_opts) / sizeof(serve_opts[0]), .base = &so },
+	};
+	const struct cli_cmd cmd = { .name = "serve", .groups = groups, .ngroups = 2,
+				     .tail = "[--http ADDR:PORT [--token-file F] [--allowed-origin O]...] ROOT...",
+				     .usage = usage, .more = more_opts, .operand = operand, .ctx = &sa };
 	struct serve s;
-	const char **roots = calloc((size_t)argc + 1, sizeof(char *)), *env;
 	char list[2048] = "";
-	size_t nroots = 0, i;
-	int r, a;
+	size_t i;
+	int r;
 
-	if (!roots)
+	if (cli_list_init(&sa.roots, argc) < 0)
 		return 1;
-	for (a = 1; a < argc; a++) {
-		const char *arg = argv[a];
-		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-			usage(stdout);
-			free(roots);
-			return 0;
-		}
-		r = rb_runtime_parse_opt(&ro, argc, argv, &a);
-		if (r < 0)
-			goto bad;
-		if (r > 0)
-			continue;
-		r = rb_http_parse_opt(&ho, argc, argv, &a);
-		if (r < 0)
-			goto bad;
-		if (r > 0)
-			continue;
-		r = rb_jobs_parse_opt(&jo, argc, argv, &a);
-		if (r < 0)
-			goto bad;
-		if (r > 0)
-			continue;
-		if (!strncmp(arg, "--max-message-bytes", 19) && (arg[19] == '=' || !arg[19])) {
-			const char *v = arg[19] == '=' ? arg + 20 : (a + 1 < argc ? argv[++a] : NULL);
-			if (parse_size("--max-message-bytes", v, &so.max_message_bytes) < 0)
-				goto bad;
-			continue;
-		}
-		if (!strncmp(arg, "--max-reply-bytes", 17) && (arg[17] == '=' || !arg[17])) {
-			const char *v = arg[17] == '=' ? arg + 18 : (a + 1 < argc ? argv[++a] : NULL);
-			if (parse_size("--max-reply-bytes", v, &so.mcp.max_reply_bytes) < 0)
-				goto bad;
-			continue;
-		}
-		if (arg[0] == '-' && arg[1]) {
-			fprintf(stderr, "ringbank serve: unknown option '%s'\n", arg);
-			usage(stderr);
-			goto bad;
-		}
-		roots[nroots++] = arg;
+	r = cli_parse(&cmd, argc, argv);
+	if (r > 0) {
+		cli_list_free(&sa.roots);
+		return 0;
 	}
+	if (r < 0)
+		goto bad;
 	if (!ho.listen && (ho.token_file || ho.n_allowed_origins)) {
 		fprintf(stderr, "ringbank serve: --token-file and --allowed-origin only apply with --http\n");
 		goto bad;
 	}
-	env = getenv("MEMORY_BANK_ROOT");
-	if (!nroots && env && *env)
-		roots[nroots++] = env;
-	if (!nroots) {
+	cli_roots_default(&sa.roots);
+	if (!sa.roots.n) {
 		fprintf(stderr, "ringbank serve: no root directory: give ROOT... or set MEMORY_BANK_ROOT\n");
-		usage(stderr);
+		usage(&cmd, stderr);
 		goto bad;
 	}
 
@@ -154,16 +139,13 @@ int rb_cli_serve(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	if (rb_runtime_init(&s.rt, &ro) < 0)
 		goto bad;
-	for (i = 0; i < nroots; i++) {
-		r = rb_fs_add_root(s.rt.fs, roots[i]);
-		if (r < 0) {
-			fprintf(stderr, "ringbank serve: root %s: %s\n", roots[i], rb_strerror(r));
-			rb_runtime_deinit(&s.rt);
-			goto bad;
-		}
+	if (cli_add_roots("serve", s.rt.fs, &sa.roots) < 0) {
+		rb_runtime_deinit(&s.rt);
+		goto bad;
+	}
+	for (i = 0; i < sa.roots.n; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 			 rb_fs_root_path(s.rt.fs, i));
-	}
 	{
 		const char *why = rb_loop_fallback_reason(s.rt.loop);
 		rb_log(RB_LOG_INFO, "serving MCP on %s: io=%s%s%s%s, roots: %s", ho.listen ? "HTTP" : "stdio",
@@ -227,9 +209,9 @@ int rb_cli_serve(int argc, char **argv)
 	}
 	rb_jobs_free(s.jobs);
 	rb_runtime_deinit(&s.rt);
-	free(roots);
+	cli_list_free(&sa.roots);
 	return 0;
 bad:
-	free(roots);
+	cli_list_free(&sa.roots);
 	return 1;
 }

@@ -9,16 +9,19 @@
 #include <string.h>
 
 #include "jobs_internal.h"
+#include "ringbank/schema.h"
 
 #define TEXT_RESULT_MAX 2000
 #define LIST_LIMIT_MAX 1000
 
-static struct rb_jobs *jobs_or_fail(struct rb_call *call)
+/* Every job tool starts here: 0, or -EINVAL with the message recorded. */
+static int jobs_get(struct rb_call *call, struct rb_jobs **jobs)
 {
-	struct rb_jobs *jobs = rb_jobs_default();
-	if (!jobs)
-		rb_call_fail_msg(call, "%s: jobs exist only in a running server (ringbank serve)", rb_call_tool(call)->name);
-	return jobs;
+	*jobs = rb_jobs_default();
+	if (!*jobs)
+		return rb_call_fail_msg(call, "%s: jobs exist only in a running server (ringbank serve)",
+					rb_call_tool(call)->name);
+	return 0;
 }
 
 static int arg_id(struct rb_call *call, const char **id)
@@ -67,18 +70,32 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 
 /* ---- job_status ------------------------------------------------------------------------- */
 
+struct status_args {
+	const char *id;
+	bool incl;
+};
+
+static int status_parse(struct rb_call *call, struct status_args *a)
+{
+	int r = arg_id(call, &a->id);
+
+	return r < 0 ? r : rb_arg_bool(call, "include_result", true, &a->incl);
+}
+
 static void status_got(void *ctx, int res, struct jrec *rec, const char *why)
 {
 	struct rb_call *call = ctx;
 	yyjson_mut_doc *d = rb_call_doc(call);
-	const char *id = yyjson_get_str(yyjson_obj_get(rb_call_args(call), "job_id"));
-	bool incl = true;
+	struct status_args a = { 0 };
 	struct buf b = { 0 };
 	yyjson_mut_val *sc;
 	yyjson_val *res_v, *p;
-	const char *err, *label, *msg;
+	const char *id, *err, *label, *msg;
+	bool incl;
 
-	rb_arg_bool(call, "include_result", true, &incl);
+	status_parse(call, &a); /* checked in run() */
+	id = a.id;
+	incl = a.incl;
 	if (res == -ENOENT) {
 		rb_call_error(call, "job %s: no such job (never created, pruned, or in another state directory)", id);
 		return;
@@ -125,16 +142,13 @@ static void status_got(void *ctx, int res, struct jrec *rec, const char *why)
 
 static int status_run(struct rb_call *call)
 {
-	struct rb_jobs *jobs = jobs_or_fail(call);
-	const char *id;
-	bool incl;
+	struct rb_jobs *jobs;
+	struct status_args a;
 	int r;
 
-	if (!jobs)
-		return -EINVAL;
-	if ((r = arg_id(call, &id)) < 0 || (r = rb_arg_bool(call, "include_result", true, &incl)) < 0)
+	if ((r = jobs_get(call, &jobs)) < 0 || (r = status_parse(call, &a)) < 0)
 		return r;
-	store_load_one(jobs, id, incl, status_got, call);
+	store_load_one(jobs, a.id, a.incl, status_got, call);
 	return 0;
 }
 
@@ -257,13 +271,11 @@ static void list_got(void *ctx, int res, struct store_list *l)
 
 static int list_run(struct rb_call *call)
 {
-	struct rb_jobs *jobs = jobs_or_fail(call);
+	struct rb_jobs *jobs;
 	struct list_args a;
 	int r;
 
-	if (!jobs)
-		return -EINVAL;
-	if ((r = list_parse(call, &a)) < 0)
+	if ((r = jobs_get(call, &jobs)) < 0 || (r = list_parse(call, &a)) < 0)
 		return r;
 	store_load_all(jobs, list_got, call);
 	return 0;
@@ -312,15 +324,14 @@ static void cancel_got(void *ctx, const struct job_cancel_report *rep)
 
 static int cancel_run(struct rb_call *call)
 {
-	struct rb_jobs *jobs = jobs_or_fail(call);
+	struct rb_jobs *jobs;
 	struct cancel_state *st;
 	const char *id;
 	uint64_t wait;
 	int r;
 
-	if (!jobs)
-		return -EINVAL;
-	if ((r = arg_id(call, &id)) < 0 || (r = rb_arg_uint(call, "wait_ms", jobs->o.cancel_wait_ms, 30000, &wait)) < 0)
+	if ((r = jobs_get(call, &jobs)) < 0 || (r = arg_id(call, &id)) < 0 ||
+	    (r = rb_arg_uint(call, "wait_ms", jobs->o.cancel_wait_ms, 30000, &wait)) < 0)
 		return r;
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -347,8 +358,28 @@ static void cancel_cancel(struct rb_call *call)
 
 /* ---- prune_jobs ----------------------------------------------------------------------------- */
 
+struct prune_args {
+	uint64_t keep_c, keep_f;
+	int64_t max_age_ms; /* -1: no age limit */
+};
+
+static int prune_parse(struct rb_call *call, struct prune_args *a)
+{
+	yyjson_val *age = yyjson_obj_get(rb_call_args(call), "max_age_hours");
+	int r;
+
+	if ((r = rb_arg_uint(call, "keep_completed", 50, 1000000, &a->keep_c)) < 0 ||
+	    (r = rb_arg_uint(call, "keep_failed", 50, 1000000, &a->keep_f)) < 0)
+		return r;
+	if (age && !yyjson_is_null(age) && (!yyjson_is_num(age) || yyjson_get_num(age) < 0))
+		return rb_call_fail_msg(call, "max_age_hours: expected a number of hours, 0 or more");
+	a->max_age_ms = yyjson_is_num(age) ? (int64_t)(yyjson_get_num(age) * 3600000.0) : -1;
+	return 0;
+}
+
 struct prune {
 	struct rb_call *call;
+	struct prune_args a;
 	unsigned pending;
 	unsigned errors;
 	char first_error[300];
@@ -403,15 +434,10 @@ static void prune_got(void *ctx, int res, struct store_list *l)
 	struct rb_call *call = p->call;
 	struct rb_jobs *jobs = rb_jobs_default();
 	yyjson_mut_doc *d = rb_call_doc(call);
-	yyjson_val *age_v = yyjson_obj_get(rb_call_args(call), "max_age_hours");
-	uint64_t keep_c, keep_f;
+	uint64_t keep_c = p->a.keep_c, keep_f = p->a.keep_f;
 	size_t i, n_c = 0, n_f = 0;
-	int64_t now = jobs_now_ms(), max_age_ms = -1;
+	int64_t now = jobs_now_ms(), max_age_ms = p->a.max_age_ms;
 
-	rb_arg_uint(call, "keep_completed", 50, 1000000, &keep_c);
-	rb_arg_uint(call, "keep_failed", 50, 1000000, &keep_f);
-	if (yyjson_is_num(age_v))
-		max_age_ms = (int64_t)(yyjson_get_num(age_v) * 3600000.0);
 	p->deleted = yyjson_mut_arr(d);
 	p->pending = 1; /* until the loop is done */
 	if (res < 0 || !jobs) {
@@ -465,23 +491,18 @@ static void prune_got(void *ctx, int res, struct store_list *l)
 
 static int prune_run(struct rb_call *call)
 {
-	struct rb_jobs *jobs = jobs_or_fail(call);
-	yyjson_val *age = yyjson_obj_get(rb_call_args(call), "max_age_hours");
+	struct rb_jobs *jobs;
+	struct prune_args a;
 	struct prune *p;
-	uint64_t k;
 	int r;
 
-	if (!jobs)
-		return -EINVAL;
-	if ((r = rb_arg_uint(call, "keep_completed", 50, 1000000, &k)) < 0 ||
-	    (r = rb_arg_uint(call, "keep_failed", 50, 1000000, &k)) < 0)
+	if ((r = jobs_get(call, &jobs)) < 0 || (r = prune_parse(call, &a)) < 0)
 		return r;
-	if (age && !yyjson_is_null(age) && (!yyjson_is_num(age) || yyjson_get_num(age) < 0))
-		return rb_call_fail_msg(call, "max_age_hours: expected a number of hours, 0 or more");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->call = call;
+	p->a = a;
 	rb_call_set_state(call, p);
 	store_load_all(jobs, prune_got, p);
 	return 0;
@@ -489,11 +510,15 @@ static int prune_run(struct rb_call *call)
 
 /* ---- the table -------------------------------------------------------------------------------- */
 
+/* The job states, in the schemas (rb_job_status_name spells them). */
+#define STATUS_ENUM "[\"pending\",\"running\",\"completed\",\"failed\",\"cancelled\",\"interrupted\"]"
+/* The job_id argument. */
+#define JOB_ID_PROP "\"job_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{16}$\"}"
+
 #define VIEW_PROPS                                                                                          \
 	"\"job_id\":{\"type\":\"string\"},\"tool\":{\"type\":\"string\"},\"label\":{\"type\":\"string\"},"   \
 	"\"origin\":{\"type\":\"string\",\"enum\":[\"budget\",\"async\",\"task\"]},"                        \
-	"\"status\":{\"type\":\"string\",\"enum\":[\"pending\",\"running\",\"completed\",\"failed\","       \
-	"\"cancelled\",\"interrupted\"]},"                                                                  \
+	"\"status\":{\"type\":\"string\",\"enum\":" STATUS_ENUM "},"                                       \
 	"\"progress\":{\"type\":\"object\",\"properties\":{\"current\":{\"type\":\"integer\"},"              \
 	"\"total\":{\"type\":\"integer\",\"description\":\"0 when unknown\"},\"message\":{\"type\":\"string\"}}}," \
 	"\"created\":{\"type\":\"string\"},\"started\":{\"type\":\"string\"},\"completed\":{\"type\":\"string\"}," \
@@ -509,10 +534,9 @@ static const struct rb_tool tool_job_status = {
 		       "{current, total, message}; created/started/completed times; and, once it has ended, the "
 		       "tool's own result (structuredContent.result) or its error. Jobs of other ringbank processes "
 		       "sharing the state directory are visible too.",
-	.input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-			"\"job_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{16}$\"},"
-			"\"include_result\":{\"type\":\"boolean\",\"description\":\"Default true.\"}},"
-			"\"required\":[\"job_id\"]}",
+	.input_schema = RB_SCHEMA_ARGS_REQ(JOB_ID_PROP ","
+					   "\"include_result\":{\"type\":\"boolean\",\"description\":\"Default true.\"}",
+					   "\"job_id\""),
 	.output_schema = "{\"type\":\"object\",\"properties\":{" VIEW_PROPS ","
 			 "\"arguments\":{\"type\":\"object\"},\"result\":{\"type\":\"object\","
 			 "\"description\":\"The tools/call result the job produced\"},\"result_note\":{\"type\":\"string\"}},"
@@ -528,15 +552,15 @@ static const struct rb_tool tool_list_jobs = {
 	.description = "Background jobs, newest first, of this server and of any other ringbank process sharing "
 		       "its state directory. Filter by status (one or several) and tool; limit (default 50). "
 		       "Unreadable job files are reported as warnings and set aside.",
-	.input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-			"\"status\":{\"anyOf\":[{\"type\":\"string\",\"enum\":[\"pending\",\"running\",\"completed\","
-			"\"failed\",\"cancelled\",\"interrupted\"]},{\"type\":\"array\",\"items\":{\"type\":\"string\"}}]},"
-			"\"tool\":{\"type\":\"string\"},"
-			"\"limit\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000,\"description\":\"Default 50.\"}}}",
+	.input_schema = RB_SCHEMA_ARGS("\"status\":{\"anyOf\":[{\"type\":\"string\",\"enum\":" STATUS_ENUM "},"
+				       RB_SCHEMA_STRING_ARRAY "]},"
+				       "\"tool\":{\"type\":\"string\"},"
+				       "\"limit\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000,"
+				       "\"description\":\"Default 50.\"}"),
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 			 "\"jobs\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" VIEW_PROPS "}}},"
 			 "\"total\":{\"type\":\"integer\"},\"shown\":{\"type\":\"integer\"},"
-			 "\"warnings\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+			 "\"warnings\":" RB_SCHEMA_STRING_ARRAY ","
 			 "\"server\":{\"type\":\"object\",\"description\":\"This server now: jobs running and "
 			 "pending, permits of the in-flight cap in use, the state directory\"}},"
 			 "\"required\":[\"jobs\",\"total\",\"shown\",\"warnings\"]}",
@@ -551,11 +575,10 @@ static const struct rb_tool tool_cancel_job = {
 	.description = "Cancels a pending or running job of this server: it is marked cancelled at once, its file "
 		       "operations are cancelled, and the answer comes when its work has stopped or after wait_ms "
 		       "(default 5000), whichever is first. A job that has ended is left as it is.",
-	.input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-			"\"job_id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{16}$\"},"
-			"\"wait_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":30000,"
-			"\"description\":\"How long to wait for the work to stop (default 5000).\"}},"
-			"\"required\":[\"job_id\"]}",
+	.input_schema = RB_SCHEMA_ARGS_REQ(JOB_ID_PROP ","
+					   "\"wait_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":30000,"
+					   "\"description\":\"How long to wait for the work to stop (default 5000).\"}",
+					   "\"job_id\""),
 	.output_schema = "{\"type\":\"object\",\"properties\":{\"job_id\":{\"type\":\"string\"},"
 			 "\"status\":{\"type\":\"string\"},\"cancelled\":{\"type\":\"boolean\"},"
 			 "\"stopped\":{\"type\":\"boolean\"},\"waited_ms\":{\"type\":\"integer\"}},"
@@ -572,12 +595,11 @@ static const struct rb_tool tool_prune_jobs = {
 	.description = "Deletes the records of ended jobs: keeps the newest keep_completed completed ones (default "
 		       "50) and the newest keep_failed failed, cancelled or interrupted ones (default 50), and, "
 		       "with max_age_hours, deletes any ended job older than that. Running jobs are never touched.",
-	.input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
-			"\"keep_completed\":{\"type\":\"integer\",\"minimum\":0},"
-			"\"keep_failed\":{\"type\":\"integer\",\"minimum\":0},"
-			"\"max_age_hours\":{\"type\":\"number\",\"minimum\":0}}}",
-	.output_schema = "{\"type\":\"object\",\"properties\":{\"deleted\":{\"type\":\"array\",\"items\":"
-			 "{\"type\":\"string\"}},\"kept\":{\"type\":\"integer\"},\"errors\":{\"type\":\"integer\"}},"
+	.input_schema = RB_SCHEMA_ARGS("\"keep_completed\":{\"type\":\"integer\",\"minimum\":0},"
+				       "\"keep_failed\":{\"type\":\"integer\",\"minimum\":0},"
+				       "\"max_age_hours\":{\"type\":\"number\",\"minimum\":0}"),
+	.output_schema = "{\"type\":\"object\",\"properties\":{\"deleted\":" RB_SCHEMA_STRING_ARRAY ","
+			 "\"kept\":{\"type\":\"integer\"},\"errors\":{\"type\":\"integer\"}},"
 			 "\"required\":[\"deleted\",\"kept\"]}",
 	.destructive = true,
 	.idempotent = true,

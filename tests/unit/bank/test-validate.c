@@ -42,6 +42,38 @@ static const char *listed(struct result *r, char *out, size_t n)
 	return out;
 }
 
+/* validate_memory_bank on path (relative to the test directory, or
+ * absolute), with more arguments after it (",\"max_reported\":3" or ""). */
+static void validate(struct env *e, const char *path, const char *more, struct result *r)
+{
+	char args[8192];
+
+	if (path[0] == '/')
+		snprintf(args, sizeof(args), "{\"path\":\"%s\"%s}", path, more);
+	else
+		snprintf(args, sizeof(args), "{\"path\":\"%s/%s\"%s}", e->dir, path, more);
+	call_tool(e, "validate_memory_bank", args, r);
+}
+
+/* The same, expected to succeed; r is the result. */
+static void validate_ok(struct env *e, const char *path, const char *more, struct result *r)
+{
+	validate(e, path, more, r);
+	if (r->is_error)
+		T_FAIL("validate %s%s: unexpected error %s", path, more, r->json);
+}
+
+/* The same, expected to fail with a message containing want. */
+static void validate_fails(struct env *e, const char *path, const char *more, const char *want)
+{
+	struct result r;
+
+	validate(e, path, more, &r);
+	if (!r.is_error || !strstr(r.text, want))
+		T_FAIL("validate %s%s: expected an error containing \"%s\", got %s", path, more, want, r.json);
+	res_free(&r);
+}
+
 static uint64_t by_code(struct result *r, const char *code)
 {
 	yyjson_val *v = yyjson_obj_get(yyjson_obj_get(r->sc, "by_code"), code);
@@ -94,13 +126,11 @@ static void make_bank(struct env *e)
 
 static void test_bank(struct env *e)
 {
-	char args[8192], buf[8192];
+	char buf[8192];
 	struct result r;
 
 	make_bank(e);
-	snprintf(args, sizeof(args), "{\"path\":\"%s/bank\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(!r.is_error);
+	validate_ok(e, "bank", "", &r);
 	ASSERT_STREQ(listed(&r, buf, sizeof(buf)),
 		     "projects/alpha/big.md:0 too_large\n"
 		     "projects/alpha/empty.md:0 empty_file\n"
@@ -130,11 +160,9 @@ static void test_bank(struct env *e)
 	/* Arguments override the rules file: no size limit hit, one core
 	 * file required (alpha has it; beta holds none so is no project), no
 	 * link checks at all. */
-	snprintf(args, sizeof(args),
-		 "{\"path\":\"%s/bank\",\"rules\":{\"max_file_bytes\":100000,\"required_files\":[\"projectbrief.md\"],"
-		 "\"check_links\":false}}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(!r.is_error);
+	validate_ok(e, "bank",
+		    ",\"rules\":{\"max_file_bytes\":100000,\"required_files\":[\"projectbrief.md\"],\"check_links\":false}",
+		    &r);
 	ASSERT_STREQ(listed(&r, buf, sizeof(buf)),
 		     "projects/alpha/empty.md:0 empty_file\n"
 		     "projects/alpha/fifo.md:0 special_file\n"
@@ -142,9 +170,7 @@ static void test_bank(struct env *e)
 	res_free(&r);
 
 	/* Truncation keeps the totals. */
-	snprintf(args, sizeof(args), "{\"path\":\"%s/bank\",\"max_reported\":3}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(!r.is_error);
+	validate_ok(e, "bank", ",\"max_reported\":3", &r);
 	ASSERT(yyjson_get_bool(yyjson_obj_get(r.sc, "truncated")));
 	ASSERT_EQ(sc_uint(&r, "diagnostics_reported"), 3);
 	ASSERT_EQ(sc_uint(&r, "errors") + sc_uint(&r, "warnings"), 13);
@@ -154,13 +180,11 @@ static void test_bank(struct env *e)
 
 static void test_no_projects_and_failures(struct env *e)
 {
-	char args[8192], buf[8192];
+	char buf[8192];
 	struct result r;
 
 	put(e, "plain/a.md", "# A\n");
-	snprintf(args, sizeof(args), "{\"path\":\"%s/plain\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(!r.is_error);
+	validate_ok(e, "plain", "", &r);
 	ASSERT_STREQ(listed(&r, buf, sizeof(buf)),
 		     "activeContext.md:0 missing_core_file\n"
 		     "productContext.md:0 missing_core_file\n"
@@ -170,49 +194,15 @@ static void test_no_projects_and_failures(struct env *e)
 		     "techContext.md:0 missing_core_file\n");
 	res_free(&r);
 
-	snprintf(args, sizeof(args), "{\"path\":\"%s/nobank\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "nobank: no such file or directory"));
-	res_free(&r);
-
-	snprintf(args, sizeof(args), "{\"path\":\"%s/plain/a.md\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "a.md: not a directory"));
-	res_free(&r);
-
+	validate_fails(e, "nobank", "", "nobank: no such file or directory");
+	validate_fails(e, "plain/a.md", "", "a.md: not a directory");
 	put(e, "badrules/.memory-bank-rules.json", "{\"check_links\": tru");
-	snprintf(args, sizeof(args), "{\"path\":\"%s/badrules\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "badrules/.memory-bank-rules.json: invalid JSON"));
-	res_free(&r);
-
+	validate_fails(e, "badrules", "", "badrules/.memory-bank-rules.json: invalid JSON");
 	put(e, "badrules2/.memory-bank-rules.json", "{\"required_files\": [\"a/b.md\"]}");
-	snprintf(args, sizeof(args), "{\"path\":\"%s/badrules2\"}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "required_files: each entry must be a file name"));
-	res_free(&r);
-
-	snprintf(args, sizeof(args), "{\"path\":\"%s/plain\",\"rules\":{\"max_file_bytes\":-1}}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "rules.max_file_bytes"));
-	res_free(&r);
-
-	snprintf(args, sizeof(args), "{\"path\":\"%s/plain\",\"rules\":{\"max_bytes\":1}}", e->dir);
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "rules.max_bytes: unknown rule"));
-	res_free(&r);
-
-	snprintf(args, sizeof(args), "{\"path\":\"/etc\"}");
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(r.is_error);
-	ASSERT(strstr(r.text, "outside"));
-	res_free(&r);
+	validate_fails(e, "badrules2", "", "required_files: each entry must be a file name");
+	validate_fails(e, "plain", ",\"rules\":{\"max_file_bytes\":-1}", "rules.max_file_bytes");
+	validate_fails(e, "plain", ",\"rules\":{\"max_bytes\":1}", "rules.max_bytes: unknown rule");
+	validate_fails(e, "/etc", "", "outside");
 }
 
 static void test_cancel(struct env *e)
@@ -241,8 +231,7 @@ static void test_cancel(struct env *e)
 	yyjson_doc_free(doc);
 
 	/* The same bank, to the end: 3000 broken links, 3000 files. */
-	call_tool(e, "validate_memory_bank", args, &r);
-	ASSERT(!r.is_error);
+	validate_ok(e, "many", "", &r);
 	ASSERT_EQ(sc_uint(&r, "files_validated"), 3000);
 	ASSERT_EQ(by_code(&r, "broken_link"), 3000);
 	ASSERT_EQ(by_code(&r, "broken_anchor"), 0);
