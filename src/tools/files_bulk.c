@@ -18,6 +18,7 @@
 
 #include "files.h"
 #include "glob.h"
+#include "jsonout.h"
 #include "text.h"
 
 #define RMF_MAX_PATHS 100000
@@ -32,6 +33,7 @@ struct rmf_file {
 	char *data;
 	size_t len;
 	size_t cost;	/* JSON bytes of this file's section */
+	size_t esc;	/* JSON bytes of the content alone (exact) */
 	int err;
 	bool done;
 };
@@ -66,57 +68,120 @@ static void rmf_free(struct rmf *m)
 }
 
 /* Section cost in the reply: "<path>:\n<content>\n" or "<path>: Error - <msg>",
- * plus the "\n---\n" separator. Invalid UTF-8 may triple when repaired. */
-static size_t rmf_cost(const struct rmf *m, size_t i)
+ * plus the "\n---\n" separator. Invalid UTF-8 may triple when repaired.
+ * The content's exact escaped length is kept for rmf_finish. */
+static size_t rmf_cost(struct rmf *m, size_t i)
 {
-	const struct rmf_file *f = &m->files[i];
+	struct rmf_file *f = &m->files[i];
 	size_t c = rb_json_str_len(m->names[i], strlen(m->names[i])) + 16;
+	bool valid;
 	if (f->err)
 		return c + 96;
-	if (!rb_utf8_valid(f->data, f->len))
-		return c + 3 * f->len;
-	return c + rb_json_str_len(f->data, f->len);
+	f->esc = rb_json_esc_len(f->data, f->len, &valid);
+	return valid ? c + f->esc : c + 3 * f->len;
 }
 
+/* The reply's text, counted (p NULL: n grows) or escaped into p. */
+struct rmf_out {
+	char *p;
+	size_t n;
+};
+
+static void out_text(struct rmf_out *o, const char *s, size_t len)
+{
+	if (o->p)
+		o->p = rb_json_esc(o->p, s, len);
+	else
+		o->n += rb_json_esc_len(s, len, NULL);
+}
+
+static void out_str(struct rmf_out *o, const char *s)
+{
+	out_text(o, s, strlen(s));
+}
+
+/* The text the official server prints: each file's section in the order of
+ * the paths, then the note on omitted files. Run twice by rmf_finish, to
+ * count and to write, so the two cannot disagree. */
+static void rmf_emit(const struct rmf *m, struct rmf_out *o)
+{
+	char note[256];
+
+	for (size_t i = 0; i < m->cut; i++) {
+		const struct rmf_file *f = &m->files[i];
+		if (i)
+			out_str(o, "\n---\n");
+		out_str(o, m->names[i]);
+		if (f->err == -RB_E_TOO_LARGE) {
+			out_str(o, ": Error - too large for read_multiple_files (about 8 MiB per reply); "
+				   "read it with read_text_file and head or tail");
+		} else if (f->err) {
+			out_str(o, ": Error - ");
+			out_str(o, rb_strerror(f->err));
+		} else {
+			out_str(o, ":\n");
+			if (o->p)
+				o->p = rb_json_esc(o->p, f->data, f->len);
+			else
+				o->n += f->esc;
+			out_str(o, "\n");
+		}
+	}
+	if (m->cut < m->n) {
+		size_t shown = m->n - m->cut < 50 ? m->n - m->cut : 50;
+		snprintf(note, sizeof(note), "%s[read_multiple_files: the result reached its size limit (about 8 MiB); "
+			 "%zu of %zu files omitted - request them separately: ", m->cut ? "\n---\n" : "",
+			 m->n - m->cut, m->n);
+		out_str(o, note);
+		for (size_t i = 0; i < shown; i++) {
+			if (i)
+				out_str(o, ", ");
+			out_str(o, m->names[m->cut + i]);
+		}
+		if (shown < m->n - m->cut) {
+			snprintf(note, sizeof(note), " and %zu more", m->n - m->cut - shown);
+			out_str(o, note);
+		}
+		out_str(o, "]");
+	}
+}
+
+/* [{type: "text", text}] around a text value made by rb_json_str_end. */
+static yyjson_mut_val *text_block(yyjson_mut_doc *d, yyjson_mut_val *text)
+{
+	yyjson_mut_val *arr = yyjson_mut_arr(d), *b = yyjson_mut_obj(d);
+
+	if (!arr || !b || !text || !yyjson_mut_obj_add_str(d, b, "type", "text") ||
+	    !yyjson_mut_obj_add_val(d, b, "text", text) || !yyjson_mut_arr_append(arr, b))
+		return NULL;
+	return arr;
+}
+
+/* The result's text is never assembled in plain form: it is counted, then
+ * escaped section by section from the files' buffers straight into the
+ * call's document (jsonout.h). Concatenating it, checking and repairing its
+ * UTF-8, copying it into the document and letting the writer escape it
+ * again was most of the CPU of a large read. The bytes the client receives
+ * are the same. */
 static void rmf_finish(struct rmf *m)
 {
 	struct rb_call *call = m->call;
-	struct rb_sbuf t = { 0 };
-	yyjson_mut_val *content;
+	yyjson_mut_doc *d = rb_call_doc(call);
+	yyjson_mut_val *content = NULL;
+	struct rmf_out o = { 0 };
+	struct rb_json_str js;
 
 	if (m->cancelled) {
 		rmf_free(m);
 		rb_call_error(call, "read_multiple_files: cancelled");
 		return;
 	}
-	for (size_t i = 0; i < m->cut; i++) {
-		const struct rmf_file *f = &m->files[i];
-		if (i)
-			rb_sbuf_adds(&t, "\n---\n");
-		if (f->err == -RB_E_TOO_LARGE)
-			rb_sbuf_addf(&t, "%s: Error - too large for read_multiple_files (about 8 MiB per reply); "
-				     "read it with read_text_file and head or tail", m->names[i]);
-		else if (f->err)
-			rb_sbuf_addf(&t, "%s: Error - %s", m->names[i], rb_strerror(f->err));
-		else {
-			rb_sbuf_addf(&t, "%s:\n", m->names[i]);
-			rb_sbuf_add(&t, f->data, f->len);
-			rb_sbuf_addc(&t, '\n');
-		}
+	rmf_emit(m, &o);
+	o.p = rb_json_str_begin(d, &js, o.n);
+	if (o.p) {
+		rmf_emit(m, &o);
+		content = text_block(d, rb_json_str_end(d, &js, o.p));
 	}
-	if (m->cut < m->n) {
-		size_t shown = m->n - m->cut < 50 ? m->n - m->cut : 50;
-		rb_sbuf_addf(&t, "%s[read_multiple_files: the result reached its size limit (about 8 MiB); "
-			     "%zu of %zu files omitted - request them separately: ", m->cut ? "\n---\n" : "",
-			     m->n - m->cut, m->n);
-		for (size_t i = 0; i < shown; i++)
-			rb_sbuf_addf(&t, "%s%s", i ? ", " : "", m->names[m->cut + i]);
-		if (shown < m->n - m->cut)
-			rb_sbuf_addf(&t, " and %zu more", m->n - m->cut - shown);
-		rb_sbuf_adds(&t, "]");
-	}
-	content = t.oom ? NULL : rb_files_text_content(call, t.p ? t.p : "", t.len);
-	rb_sbuf_free(&t);
 	rmf_free(m);
 	if (!content)
 		rb_call_error(call, "read_multiple_files: out of memory building the result");
@@ -153,9 +218,16 @@ static void rmf_file_done(struct rmf *m, size_t i, int err, struct rb_fs_file *f
 	f->done = true;
 	f->err = err < 0 ? err : 0;
 	if (!f->err) {
+		char *shrunk;
 		f->data = file->data;
 		f->len = file->len;
 		file->data = NULL; /* ours now */
+		/* The read buffer is 64 KiB for a file of a few: give the rest
+		 * back (a shrink in place, no copy) so the next reads reuse it
+		 * instead of growing the heap by 64 KiB per file held. */
+		shrunk = realloc(f->data, f->len + 1);
+		if (shrunk)
+			f->data = shrunk;
 	}
 	f->cost = rmf_cost(m, i);
 	m->held_bytes += f->cost;
