@@ -99,6 +99,24 @@ void rb_http_free(struct rb_http *h);
 /* The bound address as "http://127.0.0.1:8765/mcp". */
 const char *rb_http_url(const struct rb_http *h);
 
+/* Serves fd, a connected stream socket (TCP or AF_UNIX), as if the listener
+ * had just accepted it: same limits (503 over max_connections), timeouts
+ * and security checks. For supervisors that hand over accepted sockets,
+ * tests and the fuzz harness (tests/fuzz/fuzz_http.c). Call after
+ * rb_http_start. On 0 the fd is the server's (its O_NONBLOCK flag is set
+ * as the backend needs; it is closed when the connection ends); on error
+ * (-EINVAL before start, -ESHUTDOWN after rb_http_shutdown, -EBADF) the
+ * caller keeps it. */
+int rb_http_adopt_fd(struct rb_http *h, int fd);
+
+#ifdef RB_FUZZING
+/* Test hook for the fuzz harness: requests still waiting for their
+ * JSON-RPC answer in sessions that have no call in flight. Once the loop is
+ * idle that must be 0: such a request is never answered (its response went
+ * astray) and its connection waits forever. */
+size_t rb_http_fuzz_unanswered(const struct rb_http *h);
+#endif
+
 /* ---- helpers (exposed for tests) --------------------------------------------- */
 
 /* "host:port" with host an IPv4 literal, "[IPv6]", "localhost" or empty

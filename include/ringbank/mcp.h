@@ -7,7 +7,8 @@
  *    messages and sends complete messages. JSON-RPC 2.0 with yyjson; the
  *    lifecycle (initialize, version negotiation, initialized, ping),
  *    tools/list, tools/call (many in flight, answered as each finishes),
- *    progress, cancellation, logging, roots.
+ *    progress, cancellation, logging, roots, and JSON-RPC batches for the
+ *    sessions whose protocol version has them (2025-03-26).
  *  - rb_stdio_*: the stdio transport: newline-delimited messages on fd 0/1,
  *    through ring reads/writes on the uring backend and non-blocking
  *    read/write behind one-shot polls on the threads backend.
@@ -77,8 +78,18 @@ struct rb_mcp_opts {
 	void (*idle)(void *ctx, bool abandoned);
 	/* A call ended (the transport may resume reading). Optional. */
 	void (*wake)(void *ctx);
+	/* Optional: the end of a JSON-RPC batch (2025-03-26) that held
+	 * requests, for a transport that must match the reply to the exchange
+	 * waiting for it (HTTP). line: the batch reply, as for send (malloc'ed,
+	 * ends with '\n', the callee's to free); or NULL when every request in
+	 * it was cancelled and JSON-RPC answers nothing. first_id: the
+	 * canonical JSON (as yyjson writes it) of its first request's id.
+	 * Without this hook the line goes through send (and a NULL line is
+	 * simply nothing). The reply to a batch without requests (errors for
+	 * invalid elements) always goes through send, while rb_mcp_handle runs. */
+	void (*batch_reply)(void *ctx, const char *first_id, size_t idlen, char *line, size_t len);
 	void *ctx;
-	size_t max_reply_bytes;	 /* default 8 MiB */
+	size_t max_reply_bytes;	 /* default 8 MiB; bounds a whole batch reply too */
 	unsigned grace_ms;	 /* graceful shutdown: cancel calls after this (default 30000) */
 	unsigned abandon_ms;	 /* after cancelling: give up on calls after this (default 5000) */
 	unsigned roots_timeout_ms; /* roots/list unanswered: run held calls anyway (default 5000) */
@@ -88,8 +99,14 @@ struct rb_mcp_opts {
 int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o);
 /* Requires the session to be idle (no call in flight) or never started. NULL ok. */
 void rb_mcp_free(struct rb_mcp *m);
-/* One complete message (a line without its newline; need not be NUL-terminated). */
+/* One complete message (a line without its newline; need not be NUL-terminated).
+ * A JSON array is a batch: taken apart when the session negotiated
+ * 2025-03-26 (or 2024-11-05) and answered with ONE array line once every
+ * element is done (no line when no element has a reply), else refused with
+ * one -32600 error. */
 void rb_mcp_handle(struct rb_mcp *m, const char *msg, size_t len);
+/* Whether the session takes JSON-RPC batches (initialized, on 2025-03-26 or older). */
+bool rb_mcp_batches(const struct rb_mcp *m);
 /* A line of n bytes that the transport dropped for being over max. */
 void rb_mcp_oversized(struct rb_mcp *m, size_t n, size_t max);
 /* Stops taking requests. cancel_now: cancel in-flight calls at once (signal,

@@ -1,7 +1,8 @@
 /* jsonrpc.c: JSON-RPC 2.0 framing rules on top of yyjson: parse one
  * message, classify it (request, notification, response, or invalid with the
  * code to answer), and build responses and notifications. All JSON goes
- * through yyjson; nothing here formats JSON by hand. */
+ * through yyjson; the one thing assembled by hand is a batch reply, which
+ * only puts brackets and commas around response texts yyjson wrote. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,14 +75,23 @@ static void invalid(struct rb_jr_msg *m, int code, const char *why)
 
 void rb_jr_classify(yyjson_doc *doc, struct rb_jr_msg *m)
 {
-	yyjson_val *root = yyjson_doc_get_root(doc), *v, *id, *method;
+	yyjson_val *root = yyjson_doc_get_root(doc);
 
-	memset(m, 0, sizeof(*m));
 	if (yyjson_is_arr(root)) {
-		/* Batches were dropped from MCP in 2025-06-18. */
+		/* Batches exist only in MCP 2025-03-26 (and are taken apart by
+		 * the session before classification); dropped in 2025-06-18. */
+		memset(m, 0, sizeof(*m));
 		invalid(m, RB_JR_INVALID_REQUEST, "Invalid Request: batches (JSON arrays) are not supported");
 		return;
 	}
+	rb_jr_classify_val(root, m);
+}
+
+void rb_jr_classify_val(yyjson_val *root, struct rb_jr_msg *m)
+{
+	yyjson_val *v, *id, *method;
+
+	memset(m, 0, sizeof(*m));
 	if (!yyjson_is_obj(root)) {
 		invalid(m, RB_JR_INVALID_REQUEST, "Invalid Request: a message must be a JSON object");
 		return;
@@ -127,6 +137,38 @@ void rb_jr_classify(yyjson_doc *doc, struct rb_jr_msg *m)
 	invalid(m, RB_JR_INVALID_REQUEST,
 		(m->result || m->error) ? "Invalid Request: a response needs exactly one of \"result\" and \"error\""
 					: "Invalid Request: missing \"method\"");
+}
+
+char *rb_jr_batch_join(const struct rb_jr_entry *e, size_t n, size_t *len)
+{
+	size_t i, total = 2, k = 0; /* "[" and "]\n" less one comma */
+	char *s, *p;
+
+	*len = 0;
+	for (i = 0; i < n; i++)
+		if (e[i].text)
+			total += e[i].len + 1, k++;
+	if (!k)
+		return NULL;
+	s = malloc(total + 1);
+	if (!s) {
+		*len = 1;
+		return NULL;
+	}
+	p = s;
+	*p++ = '[';
+	for (i = 0; i < n; i++) {
+		if (!e[i].text)
+			continue;
+		if (p != s + 1)
+			*p++ = ',';
+		memcpy(p, e[i].text, e[i].len);
+		p += e[i].len;
+	}
+	*p++ = ']';
+	*p++ = '\n';
+	*len = (size_t)(p - s);
+	return s;
 }
 
 char *rb_jr_write(yyjson_mut_doc *doc, size_t *len)

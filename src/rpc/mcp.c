@@ -23,7 +23,34 @@
  * Shutdown: no new requests; in-flight calls finish (or are cancelled at
  * once on a signal, or after grace_ms on EOF; their results are dropped);
  * if some tool still has not finished abandon_ms after cancellation the
- * session reports itself abandoned so the process exits instead of hanging. */
+ * session reports itself abandoned so the process exits instead of hanging.
+ *
+ * Batches (JSON arrays): MCP 2025-03-26 allowed them (basic "Batching",
+ * transports: stdio and POST bodies may be a batch of requests and
+ * notifications, or of responses); 2025-06-18 removed them. A session that
+ * negotiated 2025-03-26 (or 2024-11-05, which only said "JSON-RPC 2.0", and
+ * JSON-RPC 2.0 section 6 defines batches) takes them apart: every element is
+ * dispatched as if it had come alone (tool calls run concurrently, like
+ * pipelined ones, and keep their progress and cancellation), and its
+ * response goes into the batch's slot for it instead of out. When every
+ * slot is settled the responses leave as ONE array line, in element order;
+ * notifications, client responses and cancelled requests have no entry, and
+ * a batch without entries is not answered at all. An empty array is one
+ * -32600 error; an invalid element, an error entry of its own; initialize
+ * in a batch is refused (2025-03-26 Lifecycle: it "MUST NOT be part of a
+ * JSON-RPC batch"). Newer sessions, and any session before initialize, get
+ * one -32600 error naming the version batches need.
+ *
+ * The reply cap holds for the whole array: a batch is refused up front
+ * when even an error entry per element could not fit; afterwards every
+ * entry is kept only while the entries kept so far, this one and the
+ * smallest possible entry of every slot still open fit under the cap, and
+ * is otherwise replaced by an error entry that says why. So the line never
+ * passes the cap and no batch holds much more than the cap in memory.
+ *
+ * The tool schemas are parsed once per process and shared by every
+ * session (immutable yyjson documents are safe to share; there are two sets:
+ * with and without the job fields). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +66,8 @@
 static const char *const versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" };
 /* structuredContent and outputSchema exist from this version on. */
 #define STRUCTURED_SINCE "2025-06-18"
+/* JSON-RPC batches were removed in this version (2025-06-18 changelog). */
+#define BATCHES_UNTIL "2025-06-18"
 
 /* MCP log levels (RFC 5424 names), in increasing severity. */
 static const char *const levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency" };
@@ -54,9 +83,43 @@ static const char instructions[] =
 	"running at its time budget (20 s by default) continues as a background job and answers with a "
 	"job_id: poll job_status, stop it with cancel_job; async_mode: true on a bulk tool starts one at once.";
 
+/* A batch in flight: one slot per element. */
+enum slot_state {
+	SLOT_OPEN,	/* being dispatched */
+	SLOT_CALL,	/* a tools/call (mcp_req) that has not answered yet */
+	SLOT_CALL_DONE, /* answered, its mcp_req not yet freed (it still points at the batch) */
+	SLOT_DONE,	/* has its entry */
+	SLOT_NONE,	/* no entry: a notification, a response, a cancelled request */
+};
+
+struct mcp_batch {
+	struct rb_list node; /* in m->batch_list */
+	struct rb_mcp *m;
+	size_t n, open;	     /* elements; slots not yet DONE or NONE */
+	bool dispatched;     /* every element has been handed out */
+	size_t used;	     /* bytes of the reply line taken by DONE entries, with brackets and newline */
+	size_t reserve;	     /* the smallest entries of the slots still open (each an overflow error) */
+	size_t replaced;
+	size_t first_req;    /* index of the first request (its id names the batch to the transport); n: none */
+	struct rb_jr_entry *e;
+	struct slot {
+		unsigned char state;
+		char *id; /* canonical JSON of the element's id, NULL = none */
+		size_t idlen;
+		size_t cost; /* reserved: its overflow error entry (0: never answered) */
+	} *slots;
+};
+
+/* Where a response goes: to the transport, or into a batch slot. */
+struct reply_to {
+	struct mcp_batch *b; /* NULL: straight out */
+	size_t slot;
+};
+
 struct mcp_req {
 	struct rb_list node;
 	struct rb_mcp *m;
+	struct reply_to to;
 	yyjson_doc *doc; /* the request: id, arguments and token point into it */
 	yyjson_val *id, *token, *args;
 	const struct rb_tool *tool;
@@ -70,13 +133,15 @@ struct rb_mcp {
 	struct rb_mcp_opts o;
 	struct rb_loop *loop;
 	bool initialized;	/* initialize answered */
+	bool batches;		/* negotiated version takes JSON-RPC batches (2025-03-26 and older) */
+	const char *version;	/* negotiated version (a static string), NULL before initialize */
 	bool ready;		/* notifications/initialized received */
 	bool structured;	/* negotiated version has structuredContent */
 	bool client_roots;
 	int log_level;
 	struct rb_list running, held;
 	size_t ncalls;
-	yyjson_doc **schemas;	/* per tool: input, output (parsed once) */
+	yyjson_doc *const *schemas; /* per tool: input, output (the process's shared set) */
 	size_t ntools;
 	int64_t next_id, roots_id;
 	bool roots_pending, roots_again;
@@ -86,6 +151,10 @@ struct rb_mcp {
 	bool in_sink;
 	pthread_t loop_thread;
 	struct rb_jobs_session *js; /* with o.jobs (issue 5) */
+	struct reply_to cur;	    /* where responses to the message being handled go */
+	struct rb_list batch_list;  /* mcp_batch.node */
+	size_t overflow_len;	    /* an overflow error entry with id null, plus one (its comma); 0 = not yet known */
+	bool freeing;
 	bool tasks;		    /* 2025-11-25 session with a job table: MCP tasks */
 };
 
@@ -93,6 +162,19 @@ static const struct rb_call_hooks call_hooks;
 
 /* ---- sending ----------------------------------------------------------------------- */
 
+static void batch_put(struct mcp_batch *b, size_t slot, char *line, size_t len);
+
+/* A response (or error) line for the request whose reply goes to `to`. */
+static void respond(struct rb_mcp *m, const struct reply_to *to, char *line, size_t len)
+{
+	if (to && to->b)
+		batch_put(to->b, to->slot, line, len);
+	else
+		m->o.send(m->o.ctx, line, len);
+}
+
+/* A notification or a request of ours: always straight out (also in a
+ * batch: only responses are collected). */
 static void send_doc(struct rb_mcp *m, yyjson_mut_doc *d)
 {
 	size_t len;
@@ -104,9 +186,9 @@ static void send_doc(struct rb_mcp *m, yyjson_mut_doc *d)
 		rb_log(RB_LOG_ERROR, "could not serialise a message (out of memory?)");
 }
 
-static void send_error(struct rb_mcp *m, yyjson_val *id, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void send_error(struct rb_mcp *m, yyjson_val *id, int code, const char *fmt, ...)
+static void send_error(struct rb_mcp *m, const struct reply_to *to, yyjson_val *id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void send_error(struct rb_mcp *m, const struct reply_to *to, yyjson_val *id, int code, const char *fmt, ...)
 {
 	char msg[512];
 	size_t len;
@@ -118,16 +200,31 @@ static void send_error(struct rb_mcp *m, yyjson_val *id, int code, const char *f
 	va_end(ap);
 	s = rb_jr_error_line(id, code, msg, &len);
 	if (s)
-		m->o.send(m->o.ctx, s, len);
+		respond(m, to, s, len);
 }
 
 /* Sends {"jsonrpc","id","result": result} with result built in d. */
-static void send_result(struct rb_mcp *m, yyjson_mut_doc *d, yyjson_val *id, yyjson_mut_val *result)
+static void send_result(struct rb_mcp *m, const struct reply_to *to, yyjson_mut_doc *d, yyjson_val *id,
+			yyjson_mut_val *result)
 {
 	yyjson_mut_val *root = rb_jr_response(d, id);
+	size_t len;
+	char *s;
 
 	yyjson_mut_obj_add_val(d, root, "result", result);
-	send_doc(m, d);
+	s = rb_jr_write(d, &len);
+	if (s)
+		respond(m, to, s, len);
+	else
+		rb_log(RB_LOG_ERROR, "could not serialise a response (out of memory?)");
+}
+
+static void reply_limit_text(size_t max, char *lim, size_t n)
+{
+	if (max % (1u << 20))
+		snprintf(lim, n, "%zu-byte", max);
+	else
+		snprintf(lim, n, "%zu MiB", max >> 20);
 }
 
 /* ---- logging sink: notifications/message ---------------------------------------- */
@@ -189,14 +286,22 @@ static void abandon_timer(struct rb_timer *t)
 	rb_defer(m->loop, &m->idle_defer, idle_now);
 }
 
+static void batch_settle_slot(struct mcp_batch *b, size_t slot);
+
 static void req_free(struct mcp_req *q)
 {
+	struct reply_to to = q->to;
+
 	if (rb_timer_active(&q->budget))
 		rb_timer_stop(q->m->loop, &q->budget);
 	rb_list_del(&q->node);
 	q->m->ncalls--;
 	yyjson_doc_free(q->doc);
 	free(q);
+	/* A request of a batch that ends without a reply (cancelled): its
+	 * slot has no entry. Last, as it may complete the batch. */
+	if (to.b)
+		batch_settle_slot(to.b, to.slot);
 }
 
 static void cancel_all(struct rb_mcp *m)
@@ -242,6 +347,8 @@ void rb_mcp_shutdown(struct rb_mcp *m, bool cancel_now)
 
 size_t rb_mcp_inflight(const struct rb_mcp *m) { return m->ncalls; }
 
+bool rb_mcp_batches(const struct rb_mcp *m) { return m->initialized && m->batches; }
+
 /* ---- tool calls ---------------------------------------------------------------------- */
 
 /* Before 2025-06-18 a result has no structuredContent: fold it into a text
@@ -279,7 +386,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 	yyjson_mut_obj_add_val(d, root, "result", result);
 	s = rb_jr_write(d, &len);
 	if (s && len <= m->o.max_reply_bytes) {
-		m->o.send(m->o.ctx, s, len);
+		respond(m, &q->to, s, len);
 		return;
 	}
 	encoded = s != NULL;
@@ -292,11 +399,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 	{
 		yyjson_mut_val *r = yyjson_mut_obj(ed), *arr = yyjson_mut_arr(ed), *b = yyjson_mut_obj(ed);
 		char text[512], lim[32];
-		size_t max = m->o.max_reply_bytes;
-		if (max % (1u << 20))
-			snprintf(lim, sizeof(lim), "%zu-byte", max);
-		else
-			snprintf(lim, sizeof(lim), "%zu MiB", max >> 20);
+		reply_limit_text(m->o.max_reply_bytes, lim, sizeof(lim));
 		if (encoded)
 			snprintf(text, sizeof(text),
 				 "%s: the result was %zu bytes, over the %s reply limit; page with head/tail/offset "
@@ -310,7 +413,7 @@ static void reply_call(struct rb_mcp *m, struct mcp_req *q, yyjson_mut_doc *d, y
 		yyjson_mut_arr_append(arr, b);
 		yyjson_mut_obj_add_val(ed, r, "content", arr);
 		yyjson_mut_obj_add_bool(ed, r, "isError", true);
-		send_result(m, ed, q->id, r);
+		send_result(m, &q->to, ed, q->id, r);
 	}
 	yyjson_mut_doc_free(ed);
 }
@@ -428,7 +531,7 @@ static bool start_job(struct rb_mcp *m, struct mcp_req *q)
 	js.progress_token = q->task ? q->token : NULL;
 	r = rb_jobs_submit(m->o.jobs, q->tool, q->doc, q->args, &js, &job);
 	if (r < 0) {
-		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: cannot start a job: %s", rb_strerror(r));
+		send_error(m, &q->to, q->id, RB_JR_INTERNAL_ERROR, "Internal error: cannot start a job: %s", rb_strerror(r));
 		req_done(m, q);
 		return true;
 	}
@@ -436,11 +539,11 @@ static bool start_job(struct rb_mcp *m, struct mcp_req *q)
 	d = yyjson_mut_doc_new(NULL);
 	res = !d ? NULL : q->task ? rb_job_task_result(job, d) : rb_job_handle_result(job, d, 0);
 	if (res && q->task)
-		send_result(m, d, q->id, res); /* a CreateTaskResult, not a tool result */
+		send_result(m, &q->to, d, q->id, res); /* a CreateTaskResult, not a tool result */
 	else if (res)
 		reply_call(m, q, d, res);
 	else
-		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
+		send_error(m, &q->to, q->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
 	yyjson_mut_doc_free(d);
 	q->doc = NULL;
 	req_done(m, q);
@@ -457,7 +560,7 @@ static void start_call(struct rb_mcp *m, struct mcp_req *q)
 		return;
 	r = rb_call_new(&q->call, q->tool, m->o.fs, q->args, q->token != NULL, &call_hooks, q);
 	if (r < 0) {
-		send_error(m, q->id, RB_JR_INTERNAL_ERROR, "Internal error: %s", strerror(-r));
+		send_error(m, &q->to, q->id, RB_JR_INTERNAL_ERROR, "Internal error: %s", strerror(-r));
 		req_free(q);
 		return;
 	}
@@ -487,32 +590,32 @@ static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg
 	struct mcp_req *q;
 
 	if (!jm->params || !yyjson_is_str(name)) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.name: expected a string");
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.name: expected a string");
 		return false;
 	}
 	tool = rb_tool_find(yyjson_get_str(name));
 	if (!tool) {
 		/* What the SDK's McpServer and the spec's example answer. */
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Unknown tool: %s", yyjson_get_str(name));
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Unknown tool: %s", yyjson_get_str(name));
 		return false;
 	}
 	if (args && !yyjson_is_null(args) && !yyjson_is_obj(args)) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.arguments: expected an object");
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.arguments: expected an object");
 		return false;
 	}
 	if (token && !yyjson_is_str(token) && !yyjson_is_int(token)) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS,
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS,
 			   "Invalid params: params._meta.progressToken: expected a string or an integer");
 		return false;
 	}
 	/* Tasks (2025-11-25): a session without them ignores params.task, as the spec asks. */
 	if (m->tasks && task && !yyjson_is_null(task)) {
 		if (!yyjson_is_obj(task)) {
-			send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.task: expected an object");
+			send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.task: expected an object");
 			return false;
 		}
 		if (rb_jobs_is_job_tool(tool)) {
-			send_error(m, jm->id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s does not support "
+			send_error(m, &m->cur, jm->id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s does not support "
 				   "task-augmented execution (its execution.taskSupport is forbidden)", tool->name);
 			return false;
 		}
@@ -521,10 +624,13 @@ static bool tools_call(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q) {
-		send_error(m, jm->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
+		send_error(m, &m->cur, jm->id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
 		return false;
 	}
 	q->m = m;
+	q->to = m->cur;
+	if (q->to.b)
+		q->to.b->slots[q->to.slot].state = SLOT_CALL;
 	q->doc = doc;
 	q->id = jm->id;
 	q->token = token;
@@ -574,7 +680,7 @@ static void tools_list(struct rb_mcp *m, yyjson_val *id)
 		yyjson_mut_arr_append(arr, o);
 	}
 	yyjson_mut_obj_add_val(d, res, "tools", arr);
-	send_result(m, d, id, res);
+	send_result(m, &m->cur, d, id, res);
 	yyjson_mut_doc_free(d);
 }
 
@@ -691,15 +797,15 @@ static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
 	size_t i;
 
 	if (m->initialized) {
-		send_error(m, jm->id, RB_JR_INVALID_REQUEST, "Invalid Request: the session is already initialized");
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_REQUEST, "Invalid Request: the session is already initialized");
 		return;
 	}
 	if (!yyjson_is_str(pv)) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.protocolVersion: expected a string");
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.protocolVersion: expected a string");
 		return;
 	}
 	if (caps && !yyjson_is_obj(caps)) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.capabilities: expected an object");
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS, "Invalid params: params.capabilities: expected an object");
 		return;
 	}
 	/* The client's version if we speak it, else our latest (the client
@@ -708,6 +814,8 @@ static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
 		if (!strcmp(yyjson_get_str(pv), versions[i]))
 			version = versions[i];
 	m->structured = strcmp(version, STRUCTURED_SINCE) >= 0;
+	m->version = version;
+	m->batches = strcmp(version, BATCHES_UNTIL) < 0;
 	m->tasks = m->js && strcmp(version, "2025-11-25") >= 0;
 	m->client_roots = yyjson_is_obj(yyjson_obj_get(caps, "roots"));
 	d = yyjson_mut_doc_new(NULL);
@@ -739,7 +847,7 @@ static void initialize(struct rb_mcp *m, const struct rb_jr_msg *jm)
 	yyjson_mut_obj_add_str(d, info, "version", RB_VERSION);
 	yyjson_mut_obj_add_val(d, res, "serverInfo", info);
 	yyjson_mut_obj_add_str(d, res, "instructions", instructions);
-	send_result(m, d, jm->id, res);
+	send_result(m, &m->cur, d, jm->id, res);
 	yyjson_mut_doc_free(d);
 	m->initialized = true;
 	rb_log(RB_LOG_INFO, "session initialized: protocol %s, client %s%s", version,
@@ -757,7 +865,7 @@ static void set_level(struct rb_mcp *m, const struct rb_jr_msg *jm)
 		if (!strcmp(levels[i], yyjson_get_str(lv)))
 			break;
 	if (!yyjson_is_str(lv) || i == sizeof(levels) / sizeof(levels[0])) {
-		send_error(m, jm->id, RB_JR_INVALID_PARAMS,
+		send_error(m, &m->cur, jm->id, RB_JR_INVALID_PARAMS,
 			   "Invalid params: params.level: expected one of debug, info, notice, warning, error, "
 			   "critical, alert, emergency");
 		return;
@@ -766,7 +874,7 @@ static void set_level(struct rb_mcp *m, const struct rb_jr_msg *jm)
 	d = yyjson_mut_doc_new(NULL);
 	if (!d)
 		return;
-	send_result(m, d, jm->id, yyjson_mut_obj(d));
+	send_result(m, &m->cur, d, jm->id, yyjson_mut_obj(d));
 	yyjson_mut_doc_free(d);
 }
 
@@ -806,63 +914,353 @@ static void handle_notification(struct rb_mcp *m, const struct rb_jr_msg *jm)
 	/* Other notifications (progress of our requests...) need nothing. */
 }
 
-void rb_mcp_handle(struct rb_mcp *m, const char *s, size_t n)
+/* Handles one classified message whose values point into doc. Returns
+ * true when doc was taken (a tools/call keeps its request). Responses go
+ * to m->cur. */
+static bool dispatch(struct rb_mcp *m, yyjson_doc *doc, const struct rb_jr_msg *jm)
 {
-	struct rb_jr_msg jm;
-	yyjson_doc *doc = rb_jr_parse(s, n, &jm);
-
-	if (!doc) {
-		send_error(m, NULL, jm.code, "%s", jm.why);
-		return;
-	}
-	rb_jr_classify(doc, &jm);
-	switch (jm.kind) {
+	switch (jm->kind) {
 	case RB_JR_INVALID:
 		/* A notification cannot be answered, but a message without an id
 		 * that is not even a valid notification is answered with id null. */
-		if (!(jm.code == RB_JR_INVALID_PARAMS && !jm.id))
-			send_error(m, jm.id, jm.code, "%s", jm.why);
+		if (!(jm->code == RB_JR_INVALID_PARAMS && !jm->id))
+			send_error(m, &m->cur, jm->id, jm->code, "%s", jm->why);
 		break;
 	case RB_JR_RESPONSE:
-		handle_response(m, &jm);
+		handle_response(m, jm);
 		break;
 	case RB_JR_NOTIFICATION:
-		handle_notification(m, &jm);
+		handle_notification(m, jm);
 		break;
 	case RB_JR_REQUEST:
-		if (!strcmp(jm.method, "ping")) {
+		if (!strcmp(jm->method, "ping")) {
 			yyjson_mut_doc *d = yyjson_mut_doc_new(NULL);
 			if (d)
-				send_result(m, d, jm.id, yyjson_mut_obj(d));
+				send_result(m, &m->cur, d, jm->id, yyjson_mut_obj(d));
 			yyjson_mut_doc_free(d);
-		} else if (!strcmp(jm.method, "initialize")) {
-			initialize(m, &jm);
+		} else if (!strcmp(jm->method, "initialize")) {
+			initialize(m, jm);
 		} else if (!m->initialized) {
-			send_error(m, jm.id, RB_JR_INVALID_REQUEST,
+			send_error(m, &m->cur, jm->id, RB_JR_INVALID_REQUEST,
 				   "Invalid Request: the server is not initialized; send initialize first (got %s)",
-				   jm.method);
+				   jm->method);
 		} else if (m->shutting_down) {
-			send_error(m, jm.id, RB_JR_INVALID_REQUEST, "Invalid Request: the server is shutting down");
-		} else if (!strcmp(jm.method, "tools/call")) {
-			if (tools_call(m, doc, &jm))
-				return; /* the call owns doc */
-		} else if (!strcmp(jm.method, "tools/list")) {
-			tools_list(m, jm.id);
-		} else if (!strcmp(jm.method, "logging/setLevel")) {
-			set_level(m, &jm);
-		} else if (m->tasks && rb_jobs_session_request(m->js, jm.method, jm.id, jm.params)) {
-			/* tasks/get, tasks/result, tasks/list, tasks/cancel (issue 5) */
+			send_error(m, &m->cur, jm->id, RB_JR_INVALID_REQUEST, "Invalid Request: the server is shutting down");
+		} else if (!strcmp(jm->method, "tools/call")) {
+			return tools_call(m, doc, jm);
+		} else if (!strcmp(jm->method, "tools/list")) {
+			tools_list(m, jm->id);
+		} else if (!strcmp(jm->method, "logging/setLevel")) {
+			set_level(m, jm);
+		} else if (m->tasks && rb_jobs_session_request(m->js, jm->method, jm->id, jm->params)) {
+			/* tasks/get, tasks/result, tasks/list, tasks/cancel (issue 5).
+			 * They answer straight out, never into a batch: tasks need
+			 * 2025-11-25, batches 2025-03-26. */
 		} else {
-			send_error(m, jm.id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s", jm.method);
+			send_error(m, &m->cur, jm->id, RB_JR_METHOD_NOT_FOUND, "Method not found: %s", jm->method);
 		}
 		break;
 	}
+	return false;
+}
+
+/* ---- batches (2025-03-26) ------------------------------------------------------------ */
+
+/* Whether the element gets an entry (if not cancelled): requests, and
+ * invalid messages except a notification with bad params. */
+static bool answered(const struct rb_jr_msg *jm)
+{
+	return jm->kind == RB_JR_REQUEST || (jm->kind == RB_JR_INVALID && !(jm->code == RB_JR_INVALID_PARAMS && !jm->id));
+}
+
+static void overflow_message(struct rb_mcp *m, char *msg, size_t n)
+{
+	char lim[32];
+
+	reply_limit_text(m->o.max_reply_bytes, lim, sizeof(lim));
+	snprintf(msg, n, "Batch reply too large: the replies to this batch passed the %s reply limit, so this "
+		 "request's reply was dropped (the request itself ran); send it again on its own or in a "
+		 "smaller batch", lim);
+}
+
+/* The bytes an overflow error entry for an id of idlen bytes (0: null)
+ * takes in the reply line, its comma included. */
+static size_t overflow_cost(struct rb_mcp *m, size_t idlen)
+{
+	if (!m->overflow_len) {
+		char msg[512], *s;
+		size_t len = 0;
+		overflow_message(m, msg, sizeof(msg));
+		s = rb_jr_error_line(NULL, RB_JR_SERVER_ERROR, msg, &len);
+		free(s);
+		/* len counts the newline, which stands for the comma here. */
+		m->overflow_len = s ? len : 512;
+	}
+	/* The id is written exactly as it was read back: "null" is 4 bytes. */
+	return idlen ? m->overflow_len - 4 + idlen : m->overflow_len;
+}
+
+/* The overflow error entry of a slot (without newline), or NULL. */
+static char *overflow_entry(struct mcp_batch *b, size_t slot, size_t *len)
+{
+	struct slot *sl = &b->slots[slot];
+	yyjson_doc *idd = sl->id ? yyjson_read(sl->id, sl->idlen, 0) : NULL;
+	char msg[512], *s;
+
+	overflow_message(b->m, msg, sizeof(msg));
+	s = rb_jr_error_line(yyjson_doc_get_root(idd), RB_JR_SERVER_ERROR, msg, len);
+	yyjson_doc_free(idd);
+	if (s)
+		(*len)--;
+	return s;
+}
+
+static void batch_free(struct mcp_batch *b)
+{
+	size_t i;
+
+	rb_list_del(&b->node);
+	for (i = 0; i < b->n; i++) {
+		free(b->e[i].text);
+		free(b->slots[i].id);
+	}
+	free(b->e);
+	free(b->slots);
+	free(b);
+}
+
+/* Every slot settled: the one reply line (none for a batch without entries). */
+static void batch_maybe_finish(struct mcp_batch *b)
+{
+	struct rb_mcp *m = b->m;
+	size_t len = 0;
+	char *line, *first = NULL;
+
+	if (!b->dispatched || b->open)
+		return;
+	line = m->freeing ? NULL : rb_jr_batch_join(b->e, b->n, &len);
+	if (line && len > m->o.max_reply_bytes) /* cannot happen: the budget is kept on every entry */
+		rb_log(RB_LOG_ERROR, "batch: a reply of %zu bytes passed the %zu-byte cap", len, m->o.max_reply_bytes);
+	if (b->replaced)
+		rb_log(RB_LOG_INFO, "batch of %zu messages: %zu repl%s dropped for the %zu-byte reply limit", b->n,
+		       b->replaced, b->replaced == 1 ? "y" : "ies", m->o.max_reply_bytes);
+	if (!line && len)
+		rb_log(RB_LOG_ERROR, "batch of %zu messages: out of memory assembling the reply", b->n);
+	if (!m->freeing && b->first_req < b->n && m->o.batch_reply) {
+		/* A batch with requests: the transport matches it to the
+		 * exchange that waits for it (also when there is no line). */
+		size_t idlen = b->slots[b->first_req].idlen;
+		first = b->slots[b->first_req].id;
+		b->slots[b->first_req].id = NULL;
+		batch_free(b);
+		m->o.batch_reply(m->o.ctx, first, idlen, line, line ? len : 0);
+		free(first);
+		return;
+	}
+	batch_free(b);
+	if (line)
+		m->o.send(m->o.ctx, line, len);
+}
+
+/* A slot is settled: with its entry if it has one, else without. A
+ * tools/call's slot is settled by req_free, so the batch never goes away
+ * under a request that points at it. */
+static void batch_settle_slot(struct mcp_batch *b, size_t slot)
+{
+	struct slot *sl = &b->slots[slot];
+
+	if (sl->state == SLOT_DONE || sl->state == SLOT_NONE)
+		return;
+	if (sl->state == SLOT_CALL_DONE) {
+		sl->state = SLOT_DONE;
+	} else {
+		sl->state = SLOT_NONE;
+		b->reserve -= sl->cost;
+	}
+	b->open--;
+	batch_maybe_finish(b);
+}
+
+/* The response of a slot (a line with its newline; taken). */
+static void batch_put(struct mcp_batch *b, size_t slot, char *line, size_t len)
+{
+	struct rb_mcp *m = b->m;
+	struct slot *sl = &b->slots[slot];
+
+	if (sl->state != SLOT_OPEN && sl->state != SLOT_CALL) {
+		rb_log(RB_LOG_ERROR, "batch: a second response for element %zu (dropped)", slot);
+		free(line);
+		return;
+	}
+	if (!sl->cost) /* cannot happen: answered() foresaw every response */
+		sl->cost = overflow_cost(m, sl->idlen), b->reserve += sl->cost;
+	b->reserve -= sl->cost;
+	len--; /* the newline: entries are joined with commas */
+	if (b->used + len + 1 + b->reserve > m->o.max_reply_bytes) {
+		/* Kept, it would leave no room for the smallest entry of every
+		 * slot still open: this one gives way (its error fits the room
+		 * it had reserved). */
+		free(line);
+		line = overflow_entry(b, slot, &len);
+		b->replaced++;
+	}
+	b->e[slot].text = line;
+	b->e[slot].len = line ? len : 0;
+	b->used += line ? len + 1 : 0;
+	if (sl->state == SLOT_CALL) {
+		sl->state = SLOT_CALL_DONE; /* settled when its request is freed */
+		return;
+	}
+	sl->state = SLOT_DONE;
+	b->open--;
+	batch_maybe_finish(b);
+}
+
+/* A document of its own holding a copy of v (a batch element a tools/call
+ * keeps for its lifetime). */
+static yyjson_doc *val_doc(yyjson_val *v)
+{
+	yyjson_mut_doc *md = yyjson_mut_doc_new(NULL);
+	yyjson_mut_val *r = md ? yyjson_val_mut_copy(md, v) : NULL;
+	yyjson_doc *d = NULL;
+
+	if (r) {
+		yyjson_mut_doc_set_root(md, r);
+		d = yyjson_mut_doc_imut_copy(md, NULL);
+	}
+	yyjson_mut_doc_free(md);
+	return d;
+}
+
+/* A JSON array: a batch (takes doc). */
+static void handle_batch(struct rb_mcp *m, yyjson_doc *doc)
+{
+	yyjson_val *arr = yyjson_doc_get_root(doc), *el;
+	size_t n = yyjson_arr_size(arr), i, imax, need = 3; /* "[", "]", "\n" */
+	struct mcp_batch *b;
+	char lim[32];
+
+	if (!m->initialized || !m->batches) {
+		if (!m->initialized)
+			send_error(m, NULL, NULL, RB_JR_INVALID_REQUEST,
+				   "Invalid Request: JSON-RPC batches are not supported before initialization; they need "
+				   "a session on protocol 2025-03-26: send initialize on its own first");
+		else
+			send_error(m, NULL, NULL, RB_JR_INVALID_REQUEST,
+				   "Invalid Request: JSON-RPC batches are not supported in protocol %s (removed in "
+				   "2025-06-18; batches need protocol 2025-03-26): send one message at a time",
+				   m->version);
+		yyjson_doc_free(doc);
+		return;
+	}
+	if (!n) {
+		send_error(m, NULL, NULL, RB_JR_INVALID_REQUEST,
+			   "Invalid Request: an empty batch (a JSON-RPC batch holds at least one message)");
+		yyjson_doc_free(doc);
+		return;
+	}
+	b = calloc(1, sizeof(*b));
+	if (b) {
+		b->e = calloc(n, sizeof(*b->e));
+		b->slots = calloc(n, sizeof(*b->slots));
+	}
+	if (!b || !b->e || !b->slots) {
+		if (b) {
+			free(b->e);
+			free(b->slots);
+			free(b);
+		}
+		send_error(m, NULL, NULL, RB_JR_INTERNAL_ERROR, "Internal error: out of memory for a batch of %zu "
+			   "messages", n);
+		yyjson_doc_free(doc);
+		return;
+	}
+	b->m = m;
+	b->n = b->open = b->first_req = n;
+	rb_list_init(&b->node);
+	/* First pass: the ids, and room for an error entry per answered element. */
+	yyjson_arr_foreach(arr, i, imax, el) {
+		struct rb_jr_msg jm;
+		rb_jr_classify_val(el, &jm);
+		if (jm.id) {
+			b->slots[i].id = yyjson_val_write(jm.id, 0, &b->slots[i].idlen);
+			if (!b->slots[i].id)
+				b->slots[i].idlen = 0; /* out of memory: an overflow error would say null */
+		}
+		if (answered(&jm)) {
+			b->slots[i].cost = overflow_cost(m, b->slots[i].idlen);
+			need += b->slots[i].cost;
+		}
+		if (jm.kind == RB_JR_REQUEST && b->first_req == n && b->slots[i].id)
+			b->first_req = i;
+	}
+	b->reserve = need - 3;
+	b->used = 3;
+	if (need > m->o.max_reply_bytes) {
+		reply_limit_text(m->o.max_reply_bytes, lim, sizeof(lim));
+		batch_free(b);
+		send_error(m, NULL, NULL, RB_JR_INVALID_REQUEST,
+			   "Invalid Request: a batch of %zu messages could not be answered within the %s reply limit "
+			   "(not even with a short error for each); nothing was run: send fewer messages per batch", n,
+			   lim);
+		yyjson_doc_free(doc);
+		return;
+	}
+	rb_list_add_tail(&m->batch_list, &b->node);
+	/* Second pass: each element as if it had come alone. */
+	yyjson_arr_foreach(arr, i, imax, el) {
+		struct rb_jr_msg jm;
+		m->cur.b = b;
+		m->cur.slot = i;
+		rb_jr_classify_val(el, &jm);
+		if (jm.kind == RB_JR_REQUEST && !strcmp(jm.method, "initialize")) {
+			send_error(m, &m->cur, jm.id, RB_JR_INVALID_REQUEST,
+				   "Invalid Request: initialize must not be part of a JSON-RPC batch (MCP 2025-03-26, "
+				   "Lifecycle); this session is initialized already");
+		} else if (jm.kind == RB_JR_REQUEST && !strcmp(jm.method, "tools/call")) {
+			yyjson_doc *own = val_doc(el);
+			if (!own) {
+				send_error(m, &m->cur, jm.id, RB_JR_INTERNAL_ERROR, "Internal error: out of memory");
+			} else {
+				rb_jr_classify(own, &jm);
+				if (!dispatch(m, own, &jm))
+					yyjson_doc_free(own);
+			}
+		} else {
+			/* Nothing but a tools/call keeps its document. */
+			(void)dispatch(m, doc, &jm);
+		}
+		if (b->slots[i].state == SLOT_OPEN)
+			batch_settle_slot(b, i); /* answered already, or never: a notification, a response */
+	}
+	m->cur.b = NULL;
 	yyjson_doc_free(doc);
+	b->dispatched = true;
+	batch_maybe_finish(b);
+}
+
+void rb_mcp_handle(struct rb_mcp *m, const char *s, size_t n)
+{
+	struct reply_to saved = m->cur; /* a transport may call in while we send */
+	struct rb_jr_msg jm;
+	yyjson_doc *doc = rb_jr_parse(s, n, &jm);
+
+	m->cur.b = NULL;
+	if (!doc) {
+		send_error(m, NULL, NULL, jm.code, "%s", jm.why);
+	} else if (yyjson_is_arr(yyjson_doc_get_root(doc))) {
+		handle_batch(m, doc);
+	} else {
+		rb_jr_classify(doc, &jm);
+		if (!dispatch(m, doc, &jm))
+			yyjson_doc_free(doc);
+	}
+	m->cur = saved;
 }
 
 void rb_mcp_oversized(struct rb_mcp *m, size_t n, size_t max)
 {
-	send_error(m, NULL, RB_JR_INVALID_REQUEST, "message of %zu bytes exceeds the limit of %zu bytes", n, max);
+	send_error(m, NULL, NULL, RB_JR_INVALID_REQUEST, "message of %zu bytes exceeds the limit of %zu bytes", n, max);
 }
 
 /* ---- setup ----------------------------------------------------------------------------- */
@@ -883,11 +1281,43 @@ static yyjson_doc *parse_schema(const struct rb_tool *t, const char *text, bool 
 	return d;
 }
 
+/* The tool schemas, parsed once per process and shared by every session:
+ * [2 * i] input, [2 * i + 1] output (NULL: none) of rb_tools_all()[i].
+ * Two sets: plain, and with the job fields (rb_jobs_*_schema depend on the
+ * tool only). Immutable documents, read by every session (and any thread);
+ * they live as long as the process. The lock only guards the first build. */
+static pthread_mutex_t schema_lock = PTHREAD_MUTEX_INITIALIZER;
+static yyjson_doc **schema_sets[2];
+
+static yyjson_doc *const *shared_schemas(bool jobs, size_t ntools)
+{
+	yyjson_doc **docs;
+	const struct rb_tool *const *t;
+	size_t i;
+
+	pthread_mutex_lock(&schema_lock);
+	docs = schema_sets[jobs];
+	if (!docs) {
+		docs = calloc(2 * ntools + 1, sizeof(*docs));
+		for (i = 0, t = rb_tools_all(); docs && *t; t++, i++) {
+			docs[2 * i] = parse_schema(*t, (*t)->input_schema, false);
+			docs[2 * i + 1] = parse_schema(*t, (*t)->output_schema, true);
+			if (jobs) {
+				/* async_mode/job_label on bulk tools; output may be a job handle (issue 5) */
+				docs[2 * i] = rb_jobs_input_schema(*t, docs[2 * i]);
+				docs[2 * i + 1] = rb_jobs_output_schema(*t, docs[2 * i + 1]);
+			}
+		}
+		schema_sets[jobs] = docs;
+	}
+	pthread_mutex_unlock(&schema_lock);
+	return docs;
+}
+
 int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
 {
 	struct rb_mcp *m = calloc(1, sizeof(*m));
 	const struct rb_tool *const *t;
-	size_t i;
 
 	*out = NULL;
 	if (!m)
@@ -906,27 +1336,16 @@ int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
 	m->loop_thread = pthread_self();
 	rb_list_init(&m->running);
 	rb_list_init(&m->held);
+	rb_list_init(&m->batch_list);
 	m->roots_timer.data = m->grace_timer.data = m->abandon_timer.data = m->idle_defer.data = m;
 	for (t = rb_tools_all(); *t; t++)
 		m->ntools++;
-	m->schemas = calloc(2 * m->ntools + 1, sizeof(*m->schemas));
+	m->schemas = shared_schemas(o->jobs != NULL, m->ntools);
 	if (!m->schemas) {
 		free(m);
 		return -ENOMEM;
 	}
-	for (i = 0, t = rb_tools_all(); *t; t++, i++) {
-		m->schemas[2 * i] = parse_schema(*t, (*t)->input_schema, false);
-		m->schemas[2 * i + 1] = parse_schema(*t, (*t)->output_schema, true);
-		if (o->jobs) {
-			/* async_mode/job_label on bulk tools; output may be a job handle (issue 5) */
-			m->schemas[2 * i] = rb_jobs_input_schema(*t, m->schemas[2 * i]);
-			m->schemas[2 * i + 1] = rb_jobs_output_schema(*t, m->schemas[2 * i + 1]);
-		}
-	}
 	if (o->jobs && rb_jobs_session_new(&m->js, o->jobs, o->send, o->ctx, m->o.max_reply_bytes) < 0) {
-		for (i = 0; i < 2 * m->ntools; i++)
-			yyjson_doc_free(m->schemas[i]);
-		free(m->schemas);
 		free(m);
 		return -ENOMEM;
 	}
@@ -938,10 +1357,10 @@ int rb_mcp_new(struct rb_mcp **out, const struct rb_mcp_opts *o)
 void rb_mcp_free(struct rb_mcp *m)
 {
 	struct rb_list *pos, *tmp;
-	size_t i;
 
 	if (!m)
 		return;
+	m->freeing = true; /* batches settled from here on are dropped, not sent */
 	rb_log_set_sink(NULL, NULL);
 	rb_jobs_session_free(m->js);
 	rb_timer_stop(m->loop, &m->roots_timer);
@@ -950,8 +1369,7 @@ void rb_mcp_free(struct rb_mcp *m)
 	rb_defer_cancel(m->loop, &m->idle_defer);
 	rb_list_for_each_safe(pos, tmp, &m->held)
 		req_free(rb_container_of(pos, struct mcp_req, node));
-	for (i = 0; i < 2 * m->ntools; i++)
-		yyjson_doc_free(m->schemas[i]);
-	free(m->schemas);
+	rb_list_for_each_safe(pos, tmp, &m->batch_list)
+		batch_free(rb_container_of(pos, struct mcp_batch, node));
 	free(m);
 }

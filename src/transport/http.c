@@ -14,7 +14,11 @@
  *   - notifications/progress: to the SSE stream of the request that carried
  *     the progressToken (dropped when that request is answered in JSON);
  *   - anything else (server requests, other notifications): to the
- *     session's GET stream, or a small bounded backlog until one opens.
+ *     session's GET stream, or a small bounded backlog until one opens;
+ *   - a batch reply (an array; 2025-03-26 sessions): through rb_mcp's
+ *     batch hook to the POST that carried the batch, found by its first
+ *     request id; the reply to a batch without requests, to that POST
+ *     while it is handled (400).
  *
  * Output: a queue of segments sent with sendmsg (iovecs: no copy of large
  * replies). SSE events are chunked (keep-alive survives the end of a
@@ -416,6 +420,8 @@ struct conn {
 	struct rb_list snode;	  /* in s->conns */
 	struct rb_list pnode;	  /* in s->pending while a request waits */
 	char *pid, *ptok;	  /* canonical JSON of the request id and progress token */
+	char **bids, **btoks;	  /* a batch (2025-03-26) instead: its request ids and progress tokens */
+	size_t nbids, nbtoks;
 	bool pending, new_session, keep_alive, chunked, sse_ok, json_ok;
 	char new_sid[33];	  /* Mcp-Session-Id to send with the initialize answer */
 	/* output */
@@ -446,6 +452,7 @@ struct session {
 	struct rb_list conns;	/* attached conns (snode) */
 	struct conn *get;	/* the GET stream */
 	struct conn *current;	/* the POST being handed to rb_mcp now */
+	struct conn *batch_post; /* the same, when its body is a batch */
 	struct rb_list backlog;
 	size_t backlog_n, backlog_bytes;
 	struct rb_timer expire;
@@ -940,10 +947,24 @@ static struct conn *pending_find(struct session *s, const char *key, size_t klen
 	for (p = s->pending.next; p != &s->pending; p = p->next) {
 		struct conn *c = rb_container_of(p, struct conn, pnode);
 		const char *k = tok ? c->ptok : c->pid;
+		char **bk = tok ? c->btoks : c->bids;
+		size_t i, nb = tok ? c->nbtoks : c->nbids;
 		if (k && strlen(k) == klen && !memcmp(k, key, klen))
 			return c;
+		for (i = 0; i < nb; i++)
+			if (strlen(bk[i]) == klen && !memcmp(bk[i], key, klen))
+				return c;
 	}
 	return NULL;
+}
+
+static void keys_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static void pending_clear(struct conn *c)
@@ -952,6 +973,10 @@ static void pending_clear(struct conn *c)
 	free(c->pid);
 	free(c->ptok);
 	c->pid = c->ptok = NULL;
+	keys_free(c->bids, c->nbids);
+	keys_free(c->btoks, c->nbtoks);
+	c->bids = c->btoks = NULL;
+	c->nbids = c->nbtoks = 0;
 	c->pending = false;
 }
 
@@ -1128,6 +1153,14 @@ static void session_send(void *ctx, char *msg, size_t len)
 	}
 	d = yyjson_read(msg, len, 0);
 	root = yyjson_doc_get_root(d);
+	if (yyjson_is_arr(root) && s->batch_post && s->batch_post == s->current) {
+		/* The reply to a batch without requests (errors for its invalid
+		 * elements), sent while it is handled; batches with requests come
+		 * through session_batch_reply. */
+		yyjson_doc_free(d);
+		route_response(s, NULL, msg, len, false);
+		return;
+	}
 	if (!yyjson_is_obj(root)) {
 		yyjson_doc_free(d);
 		free(msg);
@@ -1162,6 +1195,31 @@ static void session_send(void *ctx, char *msg, size_t len)
 	}
 	yyjson_doc_free(d);
 	standalone(s, msg, len);
+}
+
+/* rb_mcp's batch hook: the end of a batch with requests (2025-03-26), to
+ * the POST that carried it, found by its first request's id. No line: all
+ * its requests were cancelled; the exchange still ends (202, or the end
+ * of its stream), as for a cancelled single request. */
+static void session_batch_reply(void *ctx, const char *first_id, size_t idlen, char *line, size_t len)
+{
+	struct session *s = ctx;
+	struct conn *c = s->terminated ? NULL : pending_find(s, first_id, idlen, false);
+
+	if (!c || !c->nbids || c->dead) {
+		free(line); /* its connection is gone */
+		return;
+	}
+	if (line) {
+		deliver_response(c, line, len, false, 200);
+		return;
+	}
+	pending_clear(c);
+	session_detach(c, false);
+	if (c->resp == R_SSE)
+		sse_end(c);
+	else
+		respond(c, 202, NULL, NULL, NULL, 0);
 }
 
 static void session_expire(struct rb_timer *t)
@@ -1209,6 +1267,7 @@ static int session_new(struct rb_http *h, struct session **out)
 	mo.send = session_send;
 	mo.idle = session_idle;
 	mo.wake = NULL;
+	mo.batch_reply = session_batch_reply;
 	mo.ctx = s;
 	r = rb_mcp_new(&s->m, &mo);
 	/* rb_mcp_new makes its session the process's log sink. Over HTTP that
@@ -1269,14 +1328,21 @@ static void session_detach(struct conn *c, bool cancel)
 	if (!s)
 		return;
 	if (c->pending) {
-		char *idkey = c->pid;
+		char *idkey = c->pid, **bids = c->bids;
+		size_t i, nb = c->nbids;
 		c->pid = NULL;
+		c->bids = NULL;
+		c->nbids = 0;
 		pending_clear(c);
 		if (cancel && !s->terminated) {
 			c->h->cancelled_on_close++;
-			cancel_request(s, idkey);
+			if (idkey)
+				cancel_request(s, idkey);
+			for (i = 0; i < nb; i++) /* a batch: every request in it */
+				cancel_request(s, bids[i]);
 		}
 		free(idkey);
+		keys_free(bids, nb);
 	}
 	if (s->get == c)
 		s->get = NULL;
@@ -1498,6 +1564,132 @@ static char *strip_roots(yyjson_doc *d, size_t *len)
 	return s;
 }
 
+/* target's request was cancelled by a notification just handled. */
+static void end_cancelled(struct session *s, struct conn *target)
+{
+	/* A batch's exchange ends with its reply (or session_batch_reply when
+	 * every request in it was cancelled), not at one cancellation. */
+	if (!target->pending || target->nbids || target->s != s || target->dead)
+		return;
+	/* A cancelled request gets no JSON-RPC response, but its HTTP
+	 * exchange must end: 202 with no body, or the end of its stream. */
+	pending_clear(target);
+	session_detach(target, false);
+	if (target->resp == R_SSE)
+		sse_end(target);
+	else
+		respond(target, 202, NULL, NULL, NULL, 0);
+}
+
+/* A POST body that is a JSON array: a JSON-RPC batch (takes d). A session
+ * on protocol 2025-03-26 takes it (2025-03-26 transports: a POST body may
+ * batch requests and notifications, or responses): the conn waits for the
+ * one array rb_mcp answers with, as application/json, or as the last event
+ * of an SSE stream when a request in it asked for progress (which then
+ * flows on that stream); a batch of notifications/responses gets 202.
+ * Other sessions, and an empty array, get rb_mcp's -32600 error with 400. */
+static void handle_post_batch(struct conn *c, yyjson_doc *d)
+{
+	struct req *r = &c->r;
+	yyjson_val *arr = yyjson_doc_get_root(d), *el;
+	size_t i, imax, n = 0, nt = 0, cap = yyjson_arr_size(arr), kl, blen;
+	char **ids = NULL, **toks = NULL, *body;
+	struct session *s = need_session(c);
+
+	if (!s) {
+		yyjson_doc_free(d);
+		return;
+	}
+	session_attach(c, s);
+	if (rb_mcp_batches(s->m) && cap) {
+		ids = calloc(cap, sizeof(*ids));
+		toks = calloc(cap, sizeof(*toks));
+		if (!ids || !toks) {
+			free(ids);
+			free(toks);
+			yyjson_doc_free(d);
+			session_detach(c, false);
+			respond_error(c, 500, -32603, NULL, false, "Internal error: out of memory");
+			return;
+		}
+		yyjson_arr_foreach(arr, i, imax, el) {
+			yyjson_val *id = yyjson_obj_get(el, "id"), *tok;
+			char *key;
+			size_t k;
+			if (!yyjson_is_str(yyjson_obj_get(el, "method")) || !(yyjson_is_str(id) || yyjson_is_int(id)))
+				continue;
+			key = yyjson_val_write(id, 0, &kl);
+			for (k = 0; key && k < n && strcmp(ids[k], key); k++)
+				;
+			if (!key || k < n || pending_find(s, key, kl, false)) {
+				char shown[80];
+				snprintf(shown, sizeof(shown), "%s", key ? key : "?");
+				free(key);
+				keys_free(ids, n);
+				keys_free(toks, nt);
+				yyjson_doc_free(d);
+				session_detach(c, false);
+				respond_error(c, 400, -32600, NULL, false, "Invalid Request: request id %s is already in "
+					      "use in this session%s", shown, k < n ? " (twice in this batch)" : "");
+				return;
+			}
+			ids[n++] = key;
+			tok = yyjson_obj_get(yyjson_obj_get(yyjson_obj_get(el, "params"), "_meta"), "progressToken");
+			if ((yyjson_is_str(tok) || yyjson_is_int(tok)) && (toks[nt] = yyjson_val_write(tok, 0, &kl)))
+				nt++;
+		}
+	}
+	if (n) {
+		c->bids = ids;
+		c->nbids = n;
+		c->btoks = toks;
+		c->nbtoks = nt;
+		c->pending = true;
+		rb_list_add_tail(&s->pending, &c->pnode);
+		/* SSE when progress can flow (or JSON is not accepted). */
+		if (c->sse_ok && (nt || !c->json_ok)) {
+			c->resp = R_SSE;
+			sse_start(c);
+		} else {
+			c->resp = R_JSON;
+		}
+	} else {
+		keys_free(ids, 0);
+		keys_free(toks, nt);
+	}
+	c->h->requests++;
+	/* The body is ours from here (see handle_post). */
+	body = r->body.p;
+	blen = r->body.len;
+	memset(&r->body, 0, sizeof(r->body));
+	s->current = s->batch_post = c;
+	rb_mcp_handle(s->m, body, blen);
+	if (s->current == c)
+		s->current = NULL;
+	if (s->batch_post == c)
+		s->batch_post = NULL;
+	free(body);
+	/* Cancellations in the batch end the single-request exchanges they named. */
+	yyjson_arr_foreach(arr, i, imax, el) {
+		yyjson_val *rid = yyjson_obj_get(yyjson_obj_get(el, "params"), "requestId");
+		struct conn *target;
+		char *key;
+		if (!yyjson_equals_str(yyjson_obj_get(el, "method"), "notifications/cancelled") ||
+		    yyjson_obj_get(el, "id") || !rid || !(key = yyjson_val_write(rid, 0, &kl)))
+			continue;
+		target = pending_find(s, key, kl, false);
+		free(key);
+		if (target && target != c)
+			end_cancelled(s, target);
+	}
+	yyjson_doc_free(d);
+	if (c->dead || !c->busy || c->resp != R_NONE)
+		return; /* answered, or waiting for its reply */
+	/* Notifications and responses only: accepted. */
+	session_detach(c, false);
+	respond(c, 202, NULL, NULL, NULL, 0);
+}
+
 static void handle_post(struct conn *c)
 {
 	struct rb_http *h = c->h;
@@ -1529,9 +1721,7 @@ static void handle_post(struct conn *c)
 	}
 	root = yyjson_doc_get_root(d);
 	if (yyjson_is_arr(root)) {
-		yyjson_doc_free(d);
-		respond_error(c, 400, -32600, NULL, false, "Invalid Request: JSON-RPC batches are not supported "
-			      "(removed in protocol 2025-06-18); POST one message per request");
+		handle_post_batch(c, d);
 		return;
 	}
 	method = yyjson_obj_get(root, "method");
@@ -1621,18 +1811,8 @@ static void handle_post(struct conn *c)
 	free(rewritten);
 	free(body);
 	yyjson_doc_free(d);
-	if (target && target->pending && target->s == s && !target->dead) {
-		/* A cancelled request gets no JSON-RPC response, but its HTTP
-		 * exchange must end: 202 with no body, or the end of its stream. */
-		pending_clear(target);
-		if (target->resp == R_SSE) {
-			session_detach(target, false);
-			sse_end(target);
-		} else {
-			session_detach(target, false);
-			respond(target, 202, NULL, NULL, NULL, 0);
-		}
-	}
+	if (target)
+		end_cancelled(s, target);
 	if (c->dead || !c->busy || c->resp != R_NONE)
 		return; /* answered, or waiting for its response */
 	/* Notifications and responses: accepted. */
@@ -2246,6 +2426,8 @@ static void conn_free(struct conn *c)
 	req_reset(&c->r);
 	free(c->pid);
 	free(c->ptok);
+	keys_free(c->bids, c->nbids);
+	keys_free(c->btoks, c->nbtoks);
 	free(c->in);
 	free(c->rbuf);
 	/* Every op on the fd has completed. A plain close: a fire-and-forget
@@ -2645,8 +2827,11 @@ void rb_http_shutdown(struct rb_http *h)
 		session_terminate(rb_container_of(p, struct session, node), NULL);
 	rb_list_for_each_safe(p, tmp, &h->conns) {
 		struct conn *c = rb_container_of(p, struct conn, node);
-		if (!c->busy)
-			conn_abort(c, NULL); /* idle or half-read: nothing owed */
+		/* Idle or half-read with nothing left to send: nothing owed. A
+		 * response still queued (the end of a stream or the error that
+		 * session_terminate just wrote) is flushed first. */
+		if (!c->busy && !c->out_bytes && !c->sending)
+			conn_abort(c, NULL);
 		else
 			c->closing = true;
 	}
@@ -3124,3 +3309,44 @@ void rb_http_usage(FILE *f)
 	      "  (--max-message-bytes also limits POST bodies: 413)\n",
 	      f);
 }
+
+/* ---- adopting a connected socket (supervisors, tests, the fuzz harness tests/fuzz/fuzz_http.c), -------- */
+/* ---- and that harness's hook (RB_FUZZING builds only) ------------------------------------------------- */
+
+int rb_http_adopt_fd(struct rb_http *h, int fd)
+{
+	int fl;
+
+	if (!h->started)
+		return -EINVAL;
+	if (h->stopping)
+		return -ESHUTDOWN;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	/* As accept would have left it: blocking under ring ops (a
+	 * non-blocking socket ends a ring recv with -EAGAIN instead of
+	 * waiting), non-blocking behind the threads backend's polls. */
+	if (fcntl(fd, F_SETFL, h->uring ? fl & ~O_NONBLOCK : fl | O_NONBLOCK) < 0)
+		return -errno;
+	conn_new(h, fd);
+	return 0;
+}
+
+#ifdef RB_FUZZING
+/* Test hook (tests/fuzz/fuzz_http.c; built only with -Dfuzz=true). */
+size_t rb_http_fuzz_unanswered(const struct rb_http *h)
+{
+	const struct rb_list *p, *q;
+	size_t n = 0;
+
+	for (p = h->sessions.next; p != &h->sessions; p = p->next) {
+		const struct session *s = rb_container_of(p, struct session, node);
+		if (s->terminated || rb_mcp_inflight(s->m))
+			continue;
+		for (q = s->pending.next; q != &s->pending; q = q->next)
+			n++;
+	}
+	return n;
+}
+#endif

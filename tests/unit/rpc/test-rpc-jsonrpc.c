@@ -1,5 +1,6 @@
 /* Description: JSON-RPC message classification (request, notification,
- * response, and each invalid shape with the code the spec asks for), the
+ * response, and each invalid shape with the code the spec asks for; batch
+ * elements one by one, and the joining of a batch reply), the
  * UTF-8 validator behind the "invalid UTF-8" parse error, and file:// root
  * URIs. */
 #include "t.h"
@@ -73,6 +74,34 @@ int main(void)
 	ASSERT_EQ(rb_utf8_invalid_at("\xc0\xaf", 2), 0);	   /* overlong '/' */
 	ASSERT_EQ(rb_utf8_invalid_at("ab\xed\xa0\x80", 5), 2); /* surrogate */
 	ASSERT_EQ(rb_utf8_invalid_at("abc\xe2\x82", 5), 3);	   /* truncated */
+
+	/* Batch elements are classified one by one; a reply joins the entries
+	 * that have text, in order, and none at all is no line. */
+	{
+		const char *s = "[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"},7]";
+		char a[] = "{\"id\":1}", b[] = "{\"id\":2}", *line;
+		struct rb_jr_entry e[3] = { { a, strlen(a) }, { NULL, 0 }, { b, strlen(b) } };
+		size_t len;
+		d = rb_jr_parse(s, strlen(s), &m);
+		ASSERT(d);
+		rb_jr_classify(d, &m);
+		ASSERT_EQ(m.kind, RB_JR_INVALID); /* a whole array is not one message */
+		rb_jr_classify_val(yyjson_arr_get(yyjson_doc_get_root(d), 0), &m);
+		ASSERT_EQ(m.kind, RB_JR_REQUEST);
+		ASSERT_EQ(yyjson_get_sint(m.id), 3);
+		rb_jr_classify_val(yyjson_arr_get(yyjson_doc_get_root(d), 1), &m);
+		ASSERT_EQ(m.kind, RB_JR_INVALID);
+		ASSERT_EQ(m.code, -32600);
+		yyjson_doc_free(d);
+		line = rb_jr_batch_join(e, 3, &len);
+		ASSERT(line);
+		ASSERT_EQ(len, 20);
+		ASSERT(!memcmp(line, "[{\"id\":1},{\"id\":2}]\n", len));
+		free(line);
+		e[0].text = e[2].text = NULL;
+		ASSERT(!rb_jr_batch_join(e, 3, &len));
+		ASSERT_EQ(len, 0);
+	}
 
 	ASSERT_EQ(rb_file_uri_to_path("file:///tmp/a%20b/", 18, path, sizeof(path)), 0);
 	ASSERT_STREQ(path, "/tmp/a b");
