@@ -810,7 +810,10 @@ static void respond(struct conn *c, int status, const char *extra_headers, const
 	else
 		sb_printf(&b, "Content-Length: %zu\r\n\r\n", body_len);
 	out_push_sb(c, &b);
-	out_push(c, body, body_len, true);
+	/* A response to HEAD carries the headers of the one GET would get and
+	 * no body (RFC 9110 9.3.2): a keep-alive client would read the body as
+	 * its next response. */
+	out_push(c, body, c->r.method == HTTP_HEAD ? 0 : body_len, true);
 	response_done(c);
 }
 
@@ -2080,7 +2083,9 @@ static int on_headers_complete(llhttp_t *p)
 		r->err_msg = "body over the limit";
 		return -1;
 	}
-	if (has_body && r->expect && !strcasecmp(r->expect, "100-continue"))
+	/* HTTP/1.0 clients do not know 100 Continue (RFC 9110 10.1.1: ignore the expectation). */
+	if (has_body && r->expect && !strcasecmp(r->expect, "100-continue") &&
+	    (llhttp_get_http_major(p) > 1 || llhttp_get_http_minor(p) >= 1))
 		out_push_str(c, "HTTP/1.1 100 Continue\r\n\r\n");
 	return 0;
 }

@@ -504,6 +504,48 @@ static void sc_chunked(int port)
 	free(r.body);
 }
 
+/* HEAD gets headers only (a body would be read as the next response on a
+ * keep-alive connection); an HTTP/1.0 client sending Expect: 100-continue
+ * gets no interim 100 (RFC 9110 10.1.1), just the answer. */
+static void sc_head_and_http10(int port)
+{
+	struct cbuf b = { 0 };
+	struct resp r = { 0 };
+	char sid[64], head[512], *he;
+	int fd;
+
+	new_session(port, sid, NULL);
+	fd = c_connect(port);
+	c_sends(fd, "HEAD /mcp HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	ASSERT(c_until(fd, &b, "\r\n\r\n"));
+	ASSERT(!strncmp(b.p, "HTTP/1.1 4", 10));
+	he = strstr(b.p, "\r\n\r\n");
+	c_drop(&b, (size_t)(he - b.p) + 4);
+	/* Nothing may follow the head but the next response. */
+	he = post_req(sid, NULL, "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"ping\"}");
+	c_sends(fd, he);
+	free(he);
+	ASSERT(c_resp(fd, &b, &r));
+	ASSERT_EQ(r.status, 200);
+	ASSERT(strstr(r.body, "\"id\":21"));
+	close(fd);
+	free(b.p);
+	b = (struct cbuf){ 0 };
+
+	fd = c_connect(port);
+	snprintf(head, sizeof(head), "POST /mcp HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		 "Accept: application/json, text/event-stream\r\nMcp-Session-Id: %s\r\nExpect: 100-continue\r\n"
+		 "Content-Length: 41\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":22,\"method\":\"ping\"}", sid);
+	c_sends(fd, head);
+	if (!c_until(fd, &b, "\"id\":22"))
+		T_FAIL("HTTP/1.0 POST: got [%.*s]", (int)b.len, b.p ? b.p : "");
+	ASSERT(!strstr(b.p, " 100 Continue"));
+	ASSERT(!strncmp(b.p, "HTTP/1.1 200", 12));
+	close(fd);
+	free(b.p);
+	free(r.body);
+}
+
 static void sc_sse(int port)
 {
 	struct cbuf b = { 0 };
@@ -842,6 +884,7 @@ int main(void)
 		run_client(&s, sc_basic);
 		run_client(&s, sc_pipeline);
 		run_client(&s, sc_chunked);
+		run_client(&s, sc_head_and_http10);
 		run_client(&s, sc_sse);
 		run_client(&s, sc_get);
 		run_client(&s, sc_refusals);
