@@ -36,7 +36,7 @@ import path from 'node:path';
 
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { connect, fdCount, sleep, RB_IO } from './lib.mjs';
+import { connect, fdCount, waitFor, RB_IO } from './lib.mjs';
 
 const hex = crypto.randomBytes(6).toString('hex');
 const MARK = `OUTSIDE-SECRET-${hex}`;      // content of every outside file
@@ -611,9 +611,8 @@ describe(`escape suite (${RB_IO})`, () => {
     const r = await s.client.callTool({ name: 'read_text_file', arguments: { path: 'notes/b.md' } });
     assert.ok(!r.isError);
     assert.match(textOf(r), /INSIDE beta/);
-    let fds = fdCount(s.pid);
-    for (let i = 0; i < 20 && fds > fd0; i++) { await sleep(50); fds = fdCount(s.pid); }
-    assert.ok(fds <= fd0, `server fds ${fds}, baseline ${fd0}`);
+    await waitFor(`the server's fds back to the baseline (${fd0})`, () => fdCount(s.pid) <= fd0,
+      { describe: () => `${fdCount(s.pid)} fds` });
     assert.equal(counts.escapes, 0);
     assert.ok(counts.attempts >= 1000, `only ${counts.attempts} attempts`);
   });

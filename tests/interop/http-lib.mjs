@@ -6,12 +6,13 @@
 //
 // Environment: RB_BIN, RB_IO as in lib.mjs.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
-import { RB_BIN, RB_IO } from './lib.mjs';
+import { RB_BIN, RB_IO, PATIENCE_MS } from './lib.mjs';
 
 // Starts a server; resolves {url, port, pid, child, stderr(), stop(), exited}.
 export function startServer(roots, extra = [], env = {}) {
@@ -20,7 +21,7 @@ export function startServer(roots, extra = [], env = {}) {
   let log = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no "listening on" line in 10 s; stderr:\n${log}`)), 10000);
+    const t = setTimeout(() => reject(new Error(`no "listening on" line in ${PATIENCE_MS} ms; stderr:\n${log}`)), PATIENCE_MS);
     child.stderr.on('data', (b) => {
       log += b.toString();
       const m = /listening on (http:\/\/127\.0\.0\.1:(\d+)\/mcp)/.exec(log);
@@ -76,26 +77,30 @@ export async function initSession(url, headers = {}) {
 }
 
 // A raw TCP connection: write(), read everything until the server closes
-// or `ms` passes. Resolves {data, closed, error}.
+// or `ms` passes. Resolves {data, closed, error}. closedAt: Date.now() when
+// the socket closed (0 while open), so a test can time the close itself
+// rather than when it looked.
 export function rawConn(port) {
   const sock = net.connect(port, '127.0.0.1');
   let data = '';
   let closed = false;
+  let closedAt = 0;
   let error;
   const waiters = [];
   sock.setEncoding('latin1');
   sock.on('data', (s) => { data += s; for (const w of waiters.splice(0)) w(); });
   sock.on('error', (e) => { error = e; });
-  sock.on('close', () => { closed = true; for (const w of waiters.splice(0)) w(); });
+  sock.on('close', () => { closed = true; closedAt = Date.now(); for (const w of waiters.splice(0)) w(); });
   const ready = new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
   return {
     sock, ready,
     get data() { return data; },
     get closed() { return closed; },
+    get closedAt() { return closedAt; },
     get error() { return error; },
     write(s) { return new Promise((resolve) => sock.write(s, 'latin1', () => resolve())); },
     // Waits until pred(data) or the socket closes or ms pass.
-    async until(pred, ms = 10000) {
+    async until(pred, ms = PATIENCE_MS) {
       const end = Date.now() + ms;
       while (!pred(data) && !closed && Date.now() < end) {
         await new Promise((r) => { const t = setTimeout(r, Math.max(1, end - Date.now())); waiters.push(() => { clearTimeout(t); r(); }); });
@@ -104,6 +109,32 @@ export function rawConn(port) {
     },
     close() { sock.destroy(); },
   };
+}
+
+// The client-side ports of the connections a server process has accepted on
+// `port` (sockets in its fd table, from /proc/net/tcp{,6}): a connect
+// completes in the kernel before the server accepts it, so this tells when
+// the server really holds a connection.
+export function acceptedPeers(pid, port) {
+  const inodes = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let l;
+    try { l = readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; } // closed meanwhile
+    const m = /^socket:\[(\d+)\]$/.exec(l);
+    if (m) inodes.add(m[1]);
+  }
+  const peers = new Set();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let lines;
+    try { lines = readFileSync(f, 'utf8').split('\n').slice(1); } catch { continue; }
+    for (const line of lines) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10) continue;
+      const local = parseInt(c[1].split(':')[1], 16), remote = parseInt(c[2].split(':')[1], 16);
+      if (local === port && c[3] !== '0A' && inodes.has(c[9])) peers.add(remote);
+    }
+  }
+  return peers;
 }
 
 // HTTP/1.1 responses in a raw byte string: [{status, headers, body}] (Content-Length and chunked bodies).

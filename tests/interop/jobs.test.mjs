@@ -24,7 +24,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CreateTaskResultSchema, CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 
-import { tree, rmtree, raw, RB_BIN, RB_IO, fdCount, sleep } from './lib.mjs';
+import { tree, rmtree, raw, RB_BIN, RB_IO, fdCount, sleep, waitFor } from './lib.mjs';
 
 const GENBANK = process.env.RB_GENBANK || path.join(path.dirname(RB_BIN), 'rb-genbank');
 const FILES = 50000;
@@ -56,6 +56,9 @@ async function serve(roots, { state, env = {}, args = [] } = {}) {
   let log = '';
   transport.stderr?.on('data', (b) => { log += b.toString(); });
   const client = new Client({ name: 'ringbank-jobs', version: '1.0.0' }, { capabilities: {} });
+  // Resolves once the process has exited and been reaped (its stdio closed):
+  // until then its pid still exists, so it would still count as a live owner.
+  const gone = new Promise((resolve) => { client.onclose = resolve; });
   await client.connect(transport);
   const pid = transport.pid;
   live.add(pid);
@@ -66,7 +69,7 @@ async function serve(roots, { state, env = {}, args = [] } = {}) {
       return client.callTool({ name, arguments: args2 }, undefined, { timeout: 120000, ...opts });
     },
     async close() { await client.close(); live.delete(pid); },
-    kill9() { process.kill(pid, 'SIGKILL'); live.delete(pid); },
+    async kill9() { process.kill(pid, 'SIGKILL'); live.delete(pid); await gone; },
   };
 }
 
@@ -102,6 +105,26 @@ async function until(s, id, pred, ms = 60000, every = 40) {
 }
 
 const ended = (v) => ['completed', 'failed', 'cancelled', 'interrupted'].includes(v.status);
+
+// A job's record on disk, or null while there is none yet (it is replaced
+// by rename, so it is never seen half-written).
+function record(state, id) {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(state, `${id}.json`), 'utf8'));
+  } catch (e) {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+// Waits until the record on disk satisfies pred, and returns it. The owner
+// writes a record after the change it records (one write in flight per
+// job, each with fsyncs), so on a loaded machine the file may lag its
+// owner's memory by a while: this never times out in practice.
+function recordUntil(state, id, what, pred) {
+  return waitFor(`job ${id}'s record on disk: ${what}`, () => { const r = record(state, id); return r && pred(r) ? r : null; },
+    { describe: () => JSON.stringify(record(state, id)) });
+}
 
 describe(`jobs (io=${RB_IO})`, () => {
   let big, small, work;
@@ -139,7 +162,10 @@ describe(`jobs (io=${RB_IO})`, () => {
       assert.match(h.job_id, ID);
       assert.equal(h.status, 'running');
       assert.match(h.message, /continues in the background as job/);
-      assert.ok(waited >= budget * 1000 - 50 && waited < budget * 1000 + 1500, `answered after ${waited} ms`);
+      // Answered at the budget, not when the work was done: the handle says
+      // running, and progress still advances after it (below). The upper
+      // bound only catches an answer that waited for something else.
+      assert.ok(waited >= budget * 1000 - 50 && waited < budget * 1000 + 20000, `answered after ${waited} ms`);
       const seen = await until(s, h.job_id, ended);
       const running = seen.filter((v) => v.status === 'running').map((v) => v.progress.current);
       assert.ok(new Set(running).size >= 2, `progress advanced while running: ${running.join(', ')}`);
@@ -155,12 +181,7 @@ describe(`jobs (io=${RB_IO})`, () => {
       assert.equal(done.result.structuredContent.errors, ref.structuredContent.errors);
       // On disk: one record, written atomically, saying the same (once the
       // final write, which job_status does not wait for, has landed).
-      const file = path.join(state, `${h.job_id}.json`);
-      let rec = JSON.parse(fs.readFileSync(file, 'utf8'));
-      for (let i = 0; i < 200 && rec.status !== 'completed'; i++) {
-        await sleep(10);
-        rec = JSON.parse(fs.readFileSync(file, 'utf8'));
-      }
+      const rec = await recordUntil(state, h.job_id, 'ended', ended);
       assert.equal(rec.status, 'completed');
       assert.equal(rec.owner.pid, s.pid);
       t.diagnostic(`budget ${budget.toFixed(2)} s: answered in ${waited} ms; ${running.length} running polls, progress ${running[0]} -> ${running.at(-1)}; job took ${done.elapsed_s.toFixed(2)} s`);
@@ -218,7 +239,10 @@ describe(`jobs (io=${RB_IO})`, () => {
       assert.ok(!c.isError, text(c));
       assert.equal(c.structuredContent.cancelled, true);
       assert.equal(c.structuredContent.stopped, true, text(c));
-      assert.ok(took < 5500, `cancel_job took ${took} ms`);
+      // Within its bounded wait (default 5000 ms), by the server's clock; the
+      // client's clock adds the round trips, which a loaded machine stretches.
+      assert.ok(c.structuredContent.waited_ms <= 5000, `cancel_job waited ${c.structuredContent.waited_ms} ms`);
+      assert.ok(took < 30000, `cancel_job took ${took} ms`);
       assert.equal((await status(s, id)).status, 'cancelled');
       // A cancelled job stays cancelled; cancelling again changes nothing.
       const again = await s.call('cancel_job', { job_id: id });
@@ -228,7 +252,7 @@ describe(`jobs (io=${RB_IO})`, () => {
       assert.equal(l.structuredContent.server.jobs_running, 0);
       // The job's own fds are closed when it stops; the final write of its
       // record may still hold the state dir open for a moment.
-      for (let i = 0; i < 100 && fdCount(s.pid) !== base; i++) await sleep(10);
+      await waitFor('the fd count back to the baseline', () => fdCount(s.pid) <= base, { describe: () => `${fdCount(s.pid)} fds` });
       assert.equal(fdCount(s.pid), base, `fds: ${base} before, ${during} during, ${fdCount(s.pid)} after`);
       t.diagnostic(`cancelled after progress; cancel_job answered in ${took} ms; fds ${base} -> ${during} -> ${fdCount(s.pid)}`);
     } finally {
@@ -247,20 +271,19 @@ describe(`jobs (io=${RB_IO})`, () => {
     const r = await a.call(VALIDATE, { path: path.join(big, 'bank'), async_mode: true });
     const id = r.structuredContent.job_id;
     await until(a, id, (v) => v.progress.current > 0, 30000, 20);
-    // The record on disk says running (a status change is written at once).
-    await sleep(200);
-    assert.equal(JSON.parse(fs.readFileSync(path.join(state, `${id}.json`), 'utf8')).status, 'running');
-    a.kill9();
-    await sleep(100);
+    // The record on disk says running (a status change is written at once,
+    // but behind the pending record's write, which may still be landing).
+    const onDisk = await recordUntil(state, id, 'past pending', (x) => x.status !== 'pending');
+    assert.equal(onDisk.status, 'running');
+    await a.kill9(); // and reaped: the pid is gone
     const b = await serve([big, small], { state });
     try {
       const v = await status(b, id);
       assert.equal(v.status, 'interrupted');
       assert.match(v.error, new RegExp(`pid ${a.pid}`));
       // Rewritten on disk by the new process.
-      for (let i = 0; i < 50 && JSON.parse(fs.readFileSync(path.join(state, `${id}.json`), 'utf8')).status !== 'interrupted'; i++)
-        await sleep(20);
-      assert.equal(JSON.parse(fs.readFileSync(path.join(state, `${id}.json`), 'utf8')).status, 'interrupted');
+      const rewritten = await recordUntil(state, id, 'not running', (x) => x.status !== 'running');
+      assert.equal(rewritten.status, 'interrupted');
       const w = await status(b, firstId, true);
       assert.equal(w.status, 'completed');
       assert.deepEqual(w.result, firstView.result);
@@ -274,15 +297,27 @@ describe(`jobs (io=${RB_IO})`, () => {
 
   test('a truncated or garbled job file is reported and set aside; the server lives on', async () => {
     const state = stateDir('corrupt');
-    const s = await serve([small], { state });
+    // Three jobs, ended and on disk, from a first server. Its own jobs stay
+    // in its memory (which wins over their files) until the final write has
+    // landed, directory fsync included, which a loaded machine stretches at
+    // will; so the damaged files are read by a second server on the same
+    // state dir, which has them only on disk. Its start-up sweep ran before
+    // the damage (serve() waits for tools/list).
+    const ids = [];
+    const first = await serve([small], { state });
     try {
-      const ids = [];
       for (let i = 0; i < 3; i++) {
-        const r = await s.call(VALIDATE, { path: path.join(small, 'bank'), async_mode: true });
+        const r = await first.call(VALIDATE, { path: path.join(small, 'bank'), async_mode: true });
         ids.push(r.structuredContent.job_id);
       }
-      for (const id of ids) await until(s, id, ended);
-      await sleep(100); // the final writes
+      for (const id of ids) await until(first, id, ended);
+      // The final writes: a write still in flight would replace the damaged file.
+      for (const id of ids) await recordUntil(state, id, 'ended', ended);
+    } finally {
+      await first.close();
+    }
+    const s = await serve([small], { state });
+    try {
       const [trunc, garbled, good] = ids;
       const f = (id) => path.join(state, `${id}.json`);
       const full = fs.readFileSync(f(trunc));
@@ -292,14 +327,14 @@ describe(`jobs (io=${RB_IO})`, () => {
       assert.equal(r.isError, true);
       assert.match(text(r), /corrupt/);
       assert.match(text(r), /moved aside/);
-      for (let i = 0; i < 50 && !fs.existsSync(`${f(trunc)}.corrupt`); i++) await sleep(20);
+      await waitFor('the truncated file to be set aside', () => fs.existsSync(`${f(trunc)}.corrupt`));
       assert.ok(fs.existsSync(`${f(trunc)}.corrupt`) && !fs.existsSync(f(trunc)), 'truncated file set aside');
       const l = await s.call('list_jobs');
       assert.ok(!l.isError, text(l));
       assert.deepEqual(l.structuredContent.jobs.map((j) => j.job_id), [good]);
       assert.equal(l.structuredContent.warnings.length, 1);
       assert.match(l.structuredContent.warnings[0], new RegExp(`${garbled}.*corrupt`));
-      for (let i = 0; i < 50 && !fs.existsSync(`${f(garbled)}.corrupt`); i++) await sleep(20);
+      await waitFor('the garbled file to be set aside', () => fs.existsSync(`${f(garbled)}.corrupt`));
       assert.ok(fs.existsSync(`${f(garbled)}.corrupt`), 'garbled file set aside');
       // Reported once: the next listing is clean.
       const l2 = await s.call('list_jobs');
@@ -344,8 +379,8 @@ describe(`jobs (io=${RB_IO})`, () => {
       const c = await a.call('cancel_job', { job_id: ia2 });
       assert.equal(c.structuredContent.cancelled, true);
       await a.call('cancel_job', { job_id: ia });
-      await sleep(100);
-      assert.equal((await status(b, ia2)).status, 'cancelled');
+      // b sees it once a's write of the record has landed.
+      assert.equal((await until(b, ia2, ended, 30000)).at(-1).status, 'cancelled');
     } finally {
       await a.close();
       await b.close();
@@ -479,7 +514,7 @@ describe(`jobs (io=${RB_IO})`, () => {
       }
       const run = await s.call(VALIDATE, { path: path.join(big, 'bank'), async_mode: true });
       const runId = run.structuredContent.job_id;
-      await sleep(100);
+      await until(s, runId, (v) => v.status === 'running' || ended(v));
       const p = await s.call('prune_jobs', { keep_completed: 1 });
       assert.ok(!p.isError, text(p));
       assert.deepEqual([...p.structuredContent.deleted].sort(), ids.slice(0, 3).sort());

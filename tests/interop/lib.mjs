@@ -53,6 +53,11 @@ export async function connect(opts = {}) {
   return { client, transport, pid: transport.pid, stderr: () => log };
 }
 
+// How long a wait for something that must happen may take before the test
+// gives up: it only bounds a hang (CI's 2-core machine can be loaded for
+// seconds at a time), so no expected event is ever timed out in practice.
+export const PATIENCE_MS = 30000;
+
 // A raw server: write bytes, read JSON lines. next() resolves with the next
 // parsed stdout message (rejects after ms); exited resolves {code, signal}.
 export function raw(roots, extra = []) {
@@ -87,7 +92,7 @@ export function raw(roots, extra = []) {
     stderr: () => log,
     write(data) { child.stdin.write(data); },
     send(obj) { child.stdin.write(JSON.stringify(obj) + '\n'); },
-    next(ms = 10000) {
+    next(ms = PATIENCE_MS) {
       if (queue.length) return Promise.resolve(queue.shift());
       return new Promise((resolve, reject) => {
         const w = (m) => { clearTimeout(t); resolve(m); };
@@ -99,14 +104,14 @@ export function raw(roots, extra = []) {
       });
     },
     // The next response (skips notifications such as log messages).
-    async reply(ms = 10000) {
+    async reply(ms = PATIENCE_MS) {
       for (;;) {
         const m = await this.next(ms);
         if (!m.method) return m;
       }
     },
     // Skips notifications until the response with this id.
-    async response(id, ms = 10000) {
+    async response(id, ms = PATIENCE_MS) {
       for (;;) {
         const m = await this.next(ms);
         if (m.id === id && !m.method) return m;
@@ -148,7 +153,7 @@ export function fdCount(pid) {
 // Waits (up to ms) for a process's fd count to come back to base, since
 // cancelled ops close their fds as their completions arrive; returns the
 // last count.
-export async function fdSettle(pid, base, ms = 5000) {
+export async function fdSettle(pid, base, ms = PATIENCE_MS) {
   let n = fdCount(pid);
   for (const end = Date.now() + ms; n > base && Date.now() < end; n = fdCount(pid)) await sleep(20);
   return n;
@@ -160,6 +165,48 @@ export function peakRss(pid) {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+// CPU time a process has used so far (user + system, all its threads), in
+// ms: what a piece of work costs it, whatever the load on the machine (a
+// wall-clock bound on the same work fails when the machine is busy).
+const CLK_TCK = 100; // USER_HZ, what /proc reports in: 100 on Linux (x86, arm)
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK; // fields 14 utime, 15 stime
+}
+
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+// callTool through the SDK, collecting progress, made again (up to `tries`
+// times) until some progress came through. The SDK hands a notification to
+// its handler a microtask after reading it but settles a response at once:
+// when the last progress and the result arrive in one read (a loaded
+// machine, a short call), that progress is dropped, all of it for a call
+// that short. What the server sends is checked on the wire elsewhere.
+// Returns {r, progress, tries}.
+export async function callSeeingProgress(client, params, { tries = 10, ...opts } = {}) {
+  for (let i = 1; ; i++) {
+    const progress = [];
+    const r = await client.callTool(params, undefined, { ...opts, onprogress: (p) => progress.push(p) });
+    if (progress.length || i >= tries) return { r, progress, tries: i };
+  }
+}
+
+// Polls fn() (sync or async) every `every` ms until it returns something
+// truthy, and returns that. Throws "timed out waiting for <what>" (with
+// describe(), if given, for the last state) only after ms: use it instead of
+// a fixed sleep before checking what another process or thread does, so a
+// slow machine only makes the test slower, never failing.
+export async function waitFor(what, fn, { ms = PATIENCE_MS, every = 20, describe } = {}) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() >= end) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${describe ? `; last: ${await describe()}` : ''}`);
+    }
+    await sleep(every);
+  }
 }

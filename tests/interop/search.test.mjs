@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { connect, tree, rmtree, fdCount, sleep } from './lib.mjs';
+import { connect, tree, rmtree, fdCount, cpuMs, waitFor, callSeeingProgress } from './lib.mjs';
 
 function text(res) {
   return res.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
@@ -128,27 +128,33 @@ describe('search_memory_bank', () => {
     const fd = fs.openSync(big, 'w');
     fs.ftruncateSync(fd, 2 * 1024 ** 3);
     fs.closeSync(fd);
-    const t0 = Date.now();
+    // Not read: reading 2 GiB (page cache for the holes, then the scan)
+    // costs seconds of CPU; the server spends a few ms. CPU time, not wall
+    // time, so that a loaded machine does not fail it.
+    const cpu0 = cpuMs(s.pid);
     const r = await ok(s.client, { query: 'needle', path: 'misc' });
-    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    const cpu = cpuMs(s.pid) - cpu0;
+    assert.ok(cpu < 500, `the server used ${cpu} ms of CPU`);
     assert.equal(r.structuredContent.tooLargeSkipped, 1);
     assert.match(text(r), /1 files over the size limit skipped/);
     fs.unlinkSync(big);
   });
 
   test('progress notifications; cancellation mid-search; fds back to baseline; small calls still served', async () => {
-    const progress = [];
-    await ok(s.client, { query: 'zzz-no-such-text' }, { onprogress: (p) => progress.push(p) });
+    const { r: first, progress } = await callSeeingProgress(s.client,
+      { name: 'search_memory_bank', arguments: { query: 'zzz-no-such-text' } });
+    assert.ok(!first.isError, text(first));
     assert.ok(progress.length >= 1, 'progress was reported');
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i].progress > progress[i - 1].progress);
 
     const base = fdCount(s.pid);
     // The SDK handles notifications a microtask after responses: when the
     // first progress and the result arrive in one read, the result wins and
-    // the abort comes too late. So: some rounds must be cancelled, none may
+    // the abort comes too late (on a loaded machine, often). So: some rounds
+    // must be cancelled (at least 5 rounds, more until one is), none may
     // fail otherwise, and fds must come back either way.
     let aborted = 0;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 5 || (aborted === 0 && round < 30); round++) {
       const ac = new AbortController();
       let seen = 0;
       const call = s.client.callTool({ name: 'search_memory_bank', arguments: { query: 'zzz', regex: true } }, undefined,
@@ -162,20 +168,18 @@ describe('search_memory_bank', () => {
       }
     }
     assert.ok(aborted >= 1, 'at least one search was cancelled mid-way');
-    let n = fdCount(s.pid);
-    for (let i = 0; i < 100 && n > base; i++) {
-      await sleep(50);
-      n = fdCount(s.pid);
-    }
-    assert.ok(n <= base, `fd count back to baseline (${n} vs ${base})`);
-    // While a bulk search runs, a small read is answered.
-    const bulk = ok(s.client, { query: 'line 5' , maxResults: 1 });
+    await waitFor(`the fd count back to the baseline (${base})`, () => fdCount(s.pid) <= base,
+      { describe: () => `${fdCount(s.pid)} fds` });
+    // While a bulk search runs, a small read is answered: before the search
+    // (4000 file reads) ends, however slow the machine.
+    let bulkDone = false;
+    const bulk = ok(s.client, { query: 'line 5' , maxResults: 1 }).finally(() => { bulkDone = true; });
     const t0 = Date.now();
     const r = await s.client.callTool({ name: 'memory_bank_read', arguments: { projectName: 'misc', fileName: 'notes.txt' } });
     assert.equal(text(r), 'alpha\nNEEDLE in txt\nomega\n');
     const small = Date.now() - t0;
+    assert.equal(bulkDone, false, `the small read (${small} ms) waited for the bulk search`);
     const b = await bulk;
     assert.equal(b.structuredContent.totalMatches, 4000);
-    assert.ok(small < 1000, `small read answered in ${small} ms during a bulk search`);
   });
 });

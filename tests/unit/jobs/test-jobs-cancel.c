@@ -72,17 +72,17 @@ static void check_stubborn(struct jenv *j)
 	/* Ignores the cancel; ends after its 60 steps (~300 ms). */
 	struct rb_job *job = jt_submit(j, "{\"steps\":60,\"stubborn\":true}", NULL);
 	char id[RB_JOB_ID_LEN + 1];
-	uint64_t t0;
 	struct rep o;
 	struct jrec r;
 
 	snprintf(id, sizeof(id), "%s", rb_job_id(job));
 	run_a_bit(j, 3);
-	t0 = rb_now_ns();
 	cancel(j, id, 50, &o);
+	/* The answer came at the end of the wait, while the call still ran
+	 * (not stopped): it did not wait for the call's end. No wall-clock
+	 * bound: a loaded machine stretches the 50 ms timer at will. */
 	ASSERT(!o.stopped);
 	ASSERT_GE(o.waited, 45);
-	ASSERT_LE((rb_now_ns() - t0) / 1000000, 1000);
 	ASSERT_EQ(o.status, RB_JOB_CANCELLED);
 	ASSERT_EQ(jt_wait_end(j, id), RB_JOB_CANCELLED);
 	jt_settle(j); /* the late result came and was dropped */
@@ -188,17 +188,17 @@ static void check_abandon(enum rb_io_kind k)
 	struct rb_jobs_opts o = { .abandon_ms = 100 };
 	struct shut s = { 0 };
 	struct jenv j;
-	uint64_t t0;
 
 	ASSERT(jenv_setup(&j, k, &o));
 	fake_hold = true; /* the call ignores cancel and never ends */
 	jt_submit(&j, "{\"steps\":1,\"stubborn\":true}", NULL);
 	run_a_bit(&j, 3);
-	t0 = rb_now_ns();
 	rb_jobs_shutdown(j.jobs, shut_cb, &s);
+	/* The call never ends, so only the abandon timer can end the shutdown
+	 * (t_run_until fails after 60 s): no wall-clock bound of our own, which
+	 * a loaded machine would break. */
 	t_run_until(j.e.loop, &s.done);
 	ASSERT(s.abandoned);
-	ASSERT_LE((rb_now_ns() - t0) / 1000000, 2000);
 	/* Let it end so the test can tear down cleanly. */
 	fake_hold = false;
 	while (j.jobs->running || j.jobs->bg)
