@@ -1924,7 +1924,7 @@ static void dispatch(struct conn *c)
 			return;
 		}
 	}
-	if (path_is(r, "/stats") && r->method == HTTP_GET) {
+	if (path_is(r, "/stats") && (r->method == HTTP_GET || r->method == HTTP_HEAD)) {
 		stats(c);
 		return;
 	}

@@ -49,6 +49,7 @@
 #include <ctype.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <llhttp.h>
 #include <yyjson.h>
 
 #include "fuzz_common.h"
@@ -76,6 +77,13 @@ struct client {
 	size_t sid_scan;  /* where the Mcp-Session-Id scan resumes */
 	bool eof;	  /* the server closed it (read 0 or a reset) */
 	bool hung_up;	  /* we shut our write side */
+	/* The requests sent, as a parser sees them: the method of each one
+	 * whose headers are complete, in order (a response to HEAD has no
+	 * body, whatever its Content-Length says). */
+	llhttp_t req_parser;
+	bool req_parse_over; /* it stopped: a parse error or an upgrade */
+	unsigned char methods[256];
+	size_t nreq;
 };
 
 static struct client cl[NCONN];
@@ -200,6 +208,34 @@ static void run_for(unsigned ms)
 	}
 }
 
+static int req_headers_done(llhttp_t *p)
+{
+	struct client *c = p->data;
+	if (c->nreq < sizeof(c->methods))
+		c->methods[c->nreq] = (unsigned char)llhttp_get_method(p);
+	c->nreq++;
+	return 0;
+}
+
+static llhttp_settings_t req_settings;
+
+/* Follows the bytes the server was sent, request by request. */
+static void req_track(struct client *c, const char *p, size_t n)
+{
+	llhttp_errno_t e;
+	if (c->req_parse_over || !n)
+		return;
+	e = llhttp_execute(&c->req_parser, p, n);
+	if (e != HPE_OK)
+		c->req_parse_over = true;
+}
+
+/* Whether response k of the connection answers a HEAD request. */
+static bool answers_head(const struct client *c, size_t k)
+{
+	return k < c->nreq && k < sizeof(c->methods) && c->methods[k] == HTTP_HEAD;
+}
+
 static struct client *cl_get(struct rb_http *h, int i)
 {
 	struct client *c = &cl[i];
@@ -207,6 +243,10 @@ static struct client *cl_get(struct rb_http *h, int i)
 
 	if (c->fd >= 0)
 		return c;
+	llhttp_settings_init(&req_settings);
+	req_settings.on_headers_complete = req_headers_done;
+	llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
+	c->req_parser.data = c;
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	FZ_CHECK(rb_http_adopt_fd(h, sv[1]) == 0);
 	c->fd = sv[0];
@@ -241,6 +281,7 @@ static void cl_send(struct client *c, const uint8_t *data, size_t n)
 	while (p < end && !c->hung_up && !c->eof) {
 		ssize_t w = send(c->fd, p, (size_t)(end - p), MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w > 0) {
+			req_track(c, p, (size_t)w);
 			p += w;
 			continue;
 		}
@@ -334,15 +375,16 @@ static bool hdr_is(const char *line, size_t len, const char *name, const char **
 /* Checks the whole output of one connection. may_cut: the last response
  * may be incomplete (the connection was torn down under it); eof: the
  * server closed the connection after these bytes. */
-static void check_stream(const char *b, size_t n, bool may_cut, bool eof, struct stream_state *st)
+static void check_stream(const struct client *c, bool may_cut, bool eof, struct stream_state *st)
 {
-	size_t off = 0;
+	const char *b = c->buf;
+	size_t n = c->len, off = 0, k = 0; /* k: the request the next response answers */
 
 	st->close_seen = false;
 	while (off < n) {
 		const char *p = b + off, *he, *line, *ctype = NULL;
 		size_t left = n - off, hl, ctl = 0, clen = 0, body_off;
-		bool has_cl = false, chunked = false, close = false, json, sse;
+		bool has_cl = false, chunked = false, close = false, json, sse, retry1 = false, head;
 		int status;
 
 		FZ_CHECK(!st->close_seen); /* nothing after Connection: close */
@@ -398,6 +440,8 @@ static void check_stream(const char *b, size_t n, bool may_cut, bool eof, struct
 			} else if (hdr_is(line, ll, "content-type", &v, &vl)) {
 				ctype = v;
 				ctl = vl;
+			} else if (hdr_is(line, ll, "retry-after", &v, &vl)) {
+				retry1 = vl == 1 && v[0] == '1';
 			}
 			line = le + 2;
 		}
@@ -413,7 +457,17 @@ static void check_stream(const char *b, size_t n, bool may_cut, bool eof, struct
 			continue;
 		}
 		FZ_CHECK(!(has_cl && chunked));
-		if (status == 204) {
+		/* The 503 of a connection over the limit is sent on accept,
+		 * before any request is read: it answers none of them. */
+		if (k == 0 && status == 503 && retry1 && close)
+			head = false;
+		else
+			head = answers_head(c, k++);
+		if (head) {
+			/* No body, whatever the headers say; the next
+			 * response (if any) follows the blank line. */
+			off = body_off;
+		} else if (status == 204) {
 			FZ_CHECK(!has_cl && !chunked);
 			off = body_off;
 		} else if (chunked) {
@@ -634,7 +688,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct stream_state st;
 		if (cl[i].fd < 0)
 			continue;
-		check_stream(cl[i].buf, cl[i].len, true, cl[i].eof, &st);
+		check_stream(&cl[i], true, cl[i].eof, &st);
 		check_malformed_close(cl[i].buf, cl[i].len);
 		if (st.close_seen)
 			FZ_CHECK(cl[i].eof || cl[i].hung_up);
@@ -686,7 +740,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Cut short only where it was torn down under a response: the
 		 * client hung up, the output cap dropped it, or (40 ms timeouts)
 		 * a loaded machine let the send-stall timer fire. */
-		check_stream(cl[i].buf, cl[i].len, cl[i].hung_up || (flags & (F_SMALL_OUT | F_SHORT_TIMEOUTS)), true,
+		check_stream(&cl[i], cl[i].hung_up || (flags & (F_SMALL_OUT | F_SHORT_TIMEOUTS)), true,
 			     &st);
 		check_malformed_close(cl[i].buf, cl[i].len);
 		close(cl[i].fd);

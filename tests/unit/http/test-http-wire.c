@@ -532,6 +532,27 @@ static void sc_head_and_http10(int port)
 	free(b.p);
 	b = (struct cbuf){ 0 };
 
+	/* HEAD /stats: the 200 that GET gets, with its Content-Length, and
+	 * no body (the next response follows the blank line). */
+	free(r.body);
+	r = (struct resp){ 0 };
+	fd = c_connect(port);
+	c_sends(fd, "HEAD /stats HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	ASSERT(c_until(fd, &b, "\r\n\r\n"));
+	ASSERT(!strncmp(b.p, "HTTP/1.1 200 ", 13));
+	ASSERT(strstr(b.p, "\r\nContent-Length: "));
+	he = strstr(b.p, "\r\n\r\n");
+	c_drop(&b, (size_t)(he - b.p) + 4);
+	c_sends(fd, "GET /stats HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	ASSERT(c_resp(fd, &b, &r));
+	ASSERT_EQ(r.status, 200);
+	ASSERT(r.body && r.body[0] == '{' && strstr(r.body, "\"connections\""));
+	close(fd);
+	free(b.p);
+	free(r.body);
+	r = (struct resp){ 0 };
+	b = (struct cbuf){ 0 };
+
 	fd = c_connect(port);
 	snprintf(head, sizeof(head), "POST /mcp HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n"
 		 "Accept: application/json, text/event-stream\r\nMcp-Session-Id: %s\r\nExpect: 100-continue\r\n"
