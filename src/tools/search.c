@@ -35,9 +35,7 @@
 #include "tools.h"
 #include "glob.h"
 
-#ifdef RB_HAVE_PCRE2
 #include <pcre2.h>
-#endif
 
 #define SEARCH_READS 64		       /* file reads outstanding per search */
 #define SEARCH_MAX_RESULTS 10000
@@ -47,8 +45,6 @@
 #define SEARCH_INLINE_MAX (64u * 1024) /* structuredContent carries the matches below this */
 #define SEARCH_BINARY_PROBE 8192
 #define SEARCH_MAX_GLOBS 64
-
-#ifdef RB_HAVE_PCRE2
 
 /* One reported line: a single allocation holding its strings. */
 struct match {
@@ -832,16 +828,6 @@ static void search_cancel(struct rb_call *call)
 	rb_list_for_each_safe(it, tmp, &s->active)
 		rb_fs_cancel(rb_container_of(it, struct rd, node)->op);
 }
-
-#else /* no PCRE2: the tool is listed and says why it cannot run */
-
-static int search_run(struct rb_call *call)
-{
-	return rb_call_fail_msg(call, "search_memory_bank: this ringbank was built without PCRE2 (libpcre2-dev)");
-}
-#define search_cancel NULL
-
-#endif
 
 static const struct rb_tool search_memory_bank = {
 	.name = "search_memory_bank",
