@@ -1388,10 +1388,20 @@ static void session_terminate(struct session *s, const char *why)
 		}
 		switch (c->resp) {
 		case R_JSON: {
-			/* The call is cancelled below and will not answer: say so. */
+			/* The call is cancelled below and will not answer: say so
+			 * (a batch gets an array: an error for each request in it). */
+			static const char err[] = "\"error\":{\"code\":-32000,\"message\":"
+						  "\"the session ended before the request finished\"}}";
 			struct sbuf b = { 0 };
-			sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32000,\"message\":"
-				  "\"the session ended before the request finished\"}}\n", c->pid ? c->pid : "null");
+			size_t i;
+			if (c->nbids) {
+				sb_puts(&b, "[");
+				for (i = 0; i < c->nbids; i++)
+					sb_printf(&b, "%s{\"jsonrpc\":\"2.0\",\"id\":%s,%s", i ? "," : "", c->bids[i], err);
+				sb_puts(&b, "]\n");
+			} else {
+				sb_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,%s\n", c->pid ? c->pid : "null", err);
+			}
 			session_detach(c, false);
 			if (b.oom) {
 				free(b.p);

@@ -332,6 +332,39 @@ describe(`Streamable HTTP through the SDK client (io=${RB_IO})`, () => {
     await fetch(srv.url, { method: 'DELETE', headers: { 'Mcp-Session-Id': sid2 } });
   });
 
+  test('a session ended under a batch in flight: the batch POST gets an array, an error for each request', async () => {
+    const r = await post(srv.url, { jsonrpc: '2.0', id: 0, method: 'initialize',
+      params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'old', version: '0' } } });
+    const sid = r.headers.get('mcp-session-id');
+    const h = { 'Mcp-Session-Id': sid };
+    await post(srv.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, h);
+    // A live lock on notes/b.md (this process): the writes wait for it (up to 5 s).
+    const lock = path.join(root, 'notes/.b.md.lock');
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), time: Date.now() }));
+    try {
+      const write = (id) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+        params: { name: 'write_file', arguments: { path: path.join(root, 'notes/b.md'), content: `never ${id}\n` } } });
+      const pending = post(srv.url, [write('w1'), write(7)], h);
+      await waitFor('both writes in flight', async () => ((await stats(srv)).calls_in_flight >= 2 ? true : null),
+        { every: 20, describe: async () => JSON.stringify(await stats(srv)) });
+      const del = await fetch(srv.url, { method: 'DELETE', headers: h });
+      assert.equal(del.status, 200);
+      const b = await pending;
+      assert.equal(b.status, 200, b.text);
+      assert.ok(Array.isArray(b.body), b.text);
+      assert.deepEqual(b.body.map((e) => e.id), ['w1', 7]);
+      for (const e of b.body) {
+        assert.equal(e.jsonrpc, '2.0');
+        assert.equal(e.error.code, -32000);
+        assert.match(e.error.message, /session ended/);
+      }
+    } finally {
+      fs.unlinkSync(lock);
+    }
+    await quiet(srv);
+    assert.equal(fs.readFileSync(path.join(root, 'notes/b.md'), 'utf8'), '# b\nbeta\n', 'no write went through');
+  });
+
   test("a client's roots do not narrow the shared sandbox over HTTP", async () => {
     let asked = 0;
     const { client, transport } = await connectHttp(srv.url, {
