@@ -134,25 +134,39 @@ void rb_content_version(const void *data, size_t len, char out[RB_VERSION_LEN])
 
 /* ---- paths --------------------------------------------------------------------- */
 
-/* Copies target into out with the last component replaced by ".name" + suffix. */
+/* The longest suffix a lock file's name gets. */
+#define LOCK_LONGEST_SUFFIX ".lock.reap"
+/* A long name's lock files: its first LOCK_NAME_KEEP bytes, '~' and 16 hex
+ * digits of the SHA-256 of the whole name, so that ".name.lock.reap" fits
+ * NAME_MAX for every name a file can have (1 + 200 + 1 + 16 + 10 = 228). */
+#define LOCK_NAME_KEEP 200
+
+/* Copies target into out with the last component replaced by ".name" +
+ * suffix (".name~hash" + suffix when the name is too long for that: the
+ * same base for every suffix, so a lock and its reap marker pair up). */
 static int sibling(const struct rb_path *target, const char *suffix, struct rb_path *out)
 {
 	const char *slash = strrchr(target->rel, '/');
 	const char *name = slash ? slash + 1 : target->rel;
-	size_t dirlen = (size_t)(name - target->rel), n;
-	size_t abs_dirlen = strlen(target->abs) - strlen(name);
+	size_t dirlen = (size_t)(name - target->rel), nlen = strlen(name);
+	size_t abs_dirlen = strlen(target->abs) - nlen;
+	char base[NAME_MAX + 1];
 	int r;
 
 	if (rb_fs_check_name(name) < 0)
 		return -RB_E_BAD_NAME;
-	n = strlen(name) + strlen(suffix) + 1;
-	if (n > NAME_MAX)
-		return -ENAMETOOLONG;
+	if (1 + nlen + sizeof(LOCK_LONGEST_SUFFIX) - 1 <= NAME_MAX) {
+		snprintf(base, sizeof(base), "%s", name);
+	} else {
+		char v[RB_VERSION_LEN];
+		rb_content_version(name, nlen, v);
+		snprintf(base, sizeof(base), "%.*s~%.16s", LOCK_NAME_KEEP, name, v);
+	}
 	*out = *target;
-	r = snprintf(out->rel + dirlen, sizeof(out->rel) - dirlen, ".%s%s", name, suffix);
+	r = snprintf(out->rel + dirlen, sizeof(out->rel) - dirlen, ".%s%s", base, suffix);
 	if (r < 0 || (size_t)r >= sizeof(out->rel) - dirlen)
 		return -ENAMETOOLONG;
-	r = snprintf(out->abs + abs_dirlen, sizeof(out->abs) - abs_dirlen, ".%s%s", name, suffix);
+	r = snprintf(out->abs + abs_dirlen, sizeof(out->abs) - abs_dirlen, ".%s%s", base, suffix);
 	if (r < 0 || (size_t)r >= sizeof(out->abs) - abs_dirlen)
 		return -ENAMETOOLONG;
 	return 0;

@@ -50,7 +50,7 @@ struct pj {
 	struct rb_fs_op *op;
 	struct rb_lock *lock;
 	int err;		/* update: the outcome to report after the release */
-	char msg[512];		/* update: its message */
+	char *msg;		/* update: its message (heap; NULL when out of memory) */
 	char version[RB_VERSION_LEN];
 	struct rb_path dir, file_path;
 };
@@ -59,6 +59,7 @@ struct pj {
  * (which never touches the call again). */
 static void pj_free(struct pj *p)
 {
+	free(p->msg);
 	free(p);
 }
 
@@ -346,10 +347,11 @@ static void released(void *ctx, int res)
 	if (p->err == -ENOENT)
 		not_found(p); /* frees p */
 	else {
+		static const char oom[] = "out of memory while reporting the update";
 		if (p->err < 0)
-			pj_error(p, "%s", p->msg);
+			pj_error(p, "%s", p->msg ? p->msg : oom);
 		else
-			finish_version(p, p->msg);
+			finish_version(p, p->msg ? p->msg : oom);
 		pj_free(p);
 	}
 }
@@ -361,8 +363,10 @@ static void update_end(struct pj *p, int err, const char *fmt, ...)
 	va_list ap;
 
 	p->err = err;
+	free(p->msg);
 	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	if (vasprintf(&p->msg, fmt, ap) < 0)
+		p->msg = NULL;
 	va_end(ap);
 	p->step = P_RELEASE;
 	rb_lock_release(p->lock, released, p);
@@ -475,7 +479,7 @@ static void write_done(void *ctx, int res)
 		if (res < 0)
 			update_end(p, res, "%s/%s: %s", p->project, p->file, rb_strerror(res));
 		else {
-			char note[512];
+			char note[1024];
 			rb_fs_write_notes(res, note, sizeof(note));
 			update_end(p, 0, "File %s updated successfully in project %s%s%s", p->file, p->project,
 				   *note ? "\n" : "", note);

@@ -123,6 +123,16 @@ describe('project tools', () => {
     assert.deepEqual(lockFiles(dir), []);
   });
 
+  test('update reports long names whole (names of 250 bytes: the message is over 512 bytes)', async () => {
+    const proj = 'p'.repeat(250);
+    const file = `${'f'.repeat(247)}.md`;
+    await ok(s.client, 'memory_bank_write', { projectName: proj, fileName: file, content: 'one\n' });
+    const r = await ok(s.client, 'memory_bank_update', { projectName: proj, fileName: file, content: 'two\n' });
+    assert.equal(text(r), `File ${file} updated successfully in project ${proj}`);
+    assert.equal(fs.readFileSync(path.join(dir, proj, file), 'utf8'), 'two\n');
+    fs.rmSync(path.join(dir, proj), { recursive: true });
+  });
+
   test('names with separators, dot-dot, or empty are refused with a clear message', async () => {
     for (const bad of ['a/b', '..', '.', '', '../alpha', '/etc', 'a\u0000b']) {
       await fails(s.client, 'memory_bank_read', { projectName: bad, fileName: 'a.md' },
