@@ -12,14 +12,14 @@ static char *root;
 static void shutdown_with_stream_open(struct w_run *run)
 {
 	struct w_buf b = { 0 };
-	char sid[33], req[512];
+	char sid[W_SID_SIZE], req[512];
 	int g;
 
-	w_session(run->port, sid);
+	w_session(run->port, sid, NULL);
 	g = w_connect(run->port);
 	snprintf(req, sizeof(req), "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
 		 "Mcp-Session-Id: %s\r\n\r\n", sid);
-	w_send(g, req);
+	w_sends(g, req);
 	ASSERT(w_until(g, &b, "Transfer-Encoding: chunked\r\n\r\n"));
 	/* The stream is open and idle: now the server shuts down. */
 	w_ask(run, W_ASK_SHUTDOWN);
@@ -31,28 +31,20 @@ static void shutdown_with_stream_open(struct w_run *run)
 	free(b.p);
 }
 
+static w_client_fn *const clients[] = { shutdown_with_stream_open, NULL };
+
+static void one_config(int config)
+{
+	struct rb_http_opts o = { 0 };
+
+	w_serve(config, &o, root, clients);
+}
+
 int main(void)
 {
-	int config, base_fds;
-
 	root = t_tmpdir();
 	t_write_file(root, "a.md", "# a\n", 4);
-	signal(SIGPIPE, SIG_IGN);
-	base_fds = t_fd_count();
-	for (config = 0; config < 3; config++) {
-		struct w_srv s;
-		struct rb_http_opts o;
-
-		if (!t_want_backend(config == 0 ? RB_IO_BACKEND_URING : RB_IO_BACKEND_THREADS))
-			continue;
-		fprintf(stderr, "== %s\n", w_config_name[config]);
-		memset(&o, 0, sizeof(o));
-		if (!w_srv_start(&s, config, &o, root))
-			continue;
-		w_run_client(&s, shutdown_with_stream_open);
-		w_srv_stop(&s);
-		ASSERT_EQ(t_fd_count(), base_fds);
-	}
+	w_each_config(one_config);
 	t_rmtree(root);
 	return T_EXIT_PASS;
 }
