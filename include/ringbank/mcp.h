@@ -2,7 +2,8 @@
  *
  *  - rb_call_*: runs one tool call (tool.h's contract) for any owner: an MCP
  *    session, the `call` subcommand, later the job table. The owner gets the
- *    finished result object through hooks.
+ *    finished result object through hooks. rb_tools_set_opts sets what every
+ *    call of the process reads (the writers' lock wait, --lock-wait-ms).
  *  - rb_mcp_*: one MCP session, transport-agnostic: it is handed complete
  *    messages and sends complete messages. JSON-RPC 2.0 with yyjson; the
  *    lifecycle (initialize, version negotiation, initialized, ping),
@@ -60,6 +61,33 @@ void *rb_call_owner(struct rb_call *call);
  * that outlived its time budget): later progress and the finish hook go
  * to the new hooks. want_progress as in rb_call_new. (issue 5) */
 void rb_call_set_owner(struct rb_call *call, const struct rb_call_hooks *hooks, void *owner, bool want_progress);
+
+/* ---- settings every tool call reads ------------------------------------------ */
+
+/* How long the writers that take a file's lock (write_file, edit_file,
+ * memory_bank_update; lock.h) wait for another writer holding it, and how
+ * old a lock must be to be taken over as stale. Defaults, and the ranges
+ * --lock-wait-ms and --lock-stale-ms accept. */
+#define RB_LOCK_WAIT_MS_DEFAULT 5000u
+#define RB_LOCK_WAIT_MS_MAX 600000u	/* 10 minutes */
+#define RB_LOCK_STALE_MS_DEFAULT 60000u
+#define RB_LOCK_STALE_MS_MIN 1000u	/* a holder must finish its write well within it */
+#define RB_LOCK_STALE_MS_MAX 86400000u	/* a day */
+
+struct rb_tools_opts {
+	unsigned lock_wait_ms;	/* 0..RB_LOCK_WAIT_MS_MAX; 0 = give up at once when the lock is held */
+	unsigned lock_stale_ms; /* RB_LOCK_STALE_MS_MIN..RB_LOCK_STALE_MS_MAX */
+};
+#define RB_TOOLS_OPTS_INIT { .lock_wait_ms = RB_LOCK_WAIT_MS_DEFAULT, .lock_stale_ms = RB_LOCK_STALE_MS_DEFAULT }
+
+/* Sets them for the whole process: every MCP session (stdio and HTTP), the
+ * call subcommand and the job table run their calls with these. Called at
+ * start-up (tests may call it between calls); an acquisition already started
+ * keeps the values it began with. NULL restores the defaults. Returns 0, or
+ * -EINVAL when a value is out of range (nothing changed). Loop thread only. */
+int rb_tools_set_opts(const struct rb_tools_opts *o);
+/* The settings in force (never NULL). */
+const struct rb_tools_opts *rb_tools_get_opts(void);
 
 /* ---- one MCP session --------------------------------------------------------- */
 

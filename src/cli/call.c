@@ -32,6 +32,7 @@ static void usage(const struct cli_cmd *cmd, FILE *f)
 	fputs("Runs one tool and prints its result (the tools/call result object) as JSON.\n"
 	      "Exit status: 0 success, 1 the tool reported an error, 2 usage error.\n",
 	      f);
+	cli_list_help(f, cli_tools_opts, cli_tools_nopts, 19);
 }
 
 struct call_args {
@@ -99,12 +100,14 @@ int rb_cli_call(int argc, char **argv)
 	struct rb_runtime_opts ro = { .quiet = true };
 	struct cli_list roots;
 	struct call_args ca = { 0 };
+	struct rb_tools_opts to = RB_TOOLS_OPTS_INIT;
 	const struct cli_group groups[] = {
 		{ .opts = call_opts, .n = sizeof(call_opts) / sizeof(call_opts[0]), .base = &roots },
 		{ .opts = cli_runtime_opts, .n = cli_runtime_nopts, .base = &ro },
+		{ .opts = cli_tools_opts, .n = cli_tools_nopts, .base = &to },
 	};
 	const struct cli_cmd cmd = { .name = "call", .lead = "TOOL ['{json arguments}']", .groups = groups,
-				     .ngroups = 2, .usage = usage, .operand = operand, .ctx = &ca };
+				     .ngroups = 3, .usage = usage, .operand = operand, .ctx = &ca };
 	const char *tool_name, *json;
 	const struct rb_tool *tool;
 	yyjson_read_err err;
@@ -118,6 +121,11 @@ int rb_cli_call(int argc, char **argv)
 	r = cli_parse(&cmd, argc, argv);
 	if (r != 0) {
 		rc = r > 0 ? 0 : 2;
+		goto out;
+	}
+	/* In range: the table's bounds are rb_tools_set_opts's. */
+	if (rb_tools_set_opts(&to) < 0) {
+		fprintf(stderr, "ringbank call: --lock-wait-ms or --lock-stale-ms out of range\n");
 		goto out;
 	}
 	tool_name = ca.tool;

@@ -64,6 +64,11 @@ struct cli_cmd {
  * last (scan takes it but does not list it). */
 extern const struct cli_opt cli_runtime_opts[];
 extern const size_t cli_runtime_nopts;
+/* The options of the commands that write (serve, call), into a struct
+ * rb_tools_opts (mcp.h) initialised with RB_TOOLS_OPTS_INIT and then handed
+ * to rb_tools_set_opts: --lock-wait-ms, --lock-stale-ms. */
+extern const struct cli_opt cli_tools_opts[];
+extern const size_t cli_tools_nopts;
 
 /* Parses argv[1..]. Returns 1 after printing the usage on stdout (-h,
  * --help), 0 when every argument was taken, -1 after a message on stderr

@@ -9,6 +9,7 @@
 
 #include "opts.h"
 #include "ringbank/cli.h"
+#include "ringbank/mcp.h"
 
 /* The options every command takes. The help is `ringbank --help`'s "common
  * options"; the error messages name no command (they are the same in all). */
@@ -25,6 +26,20 @@ const struct cli_opt cli_runtime_opts[] = {
 	  offsetof(struct rb_runtime_opts, max_file_bytes) },
 };
 const size_t cli_runtime_nopts = sizeof(cli_runtime_opts) / sizeof(cli_runtime_opts[0]);
+
+/* How the writers (write_file, edit_file, memory_bank_update) share a file's
+ * lock with other writers: other sessions, other ringbank processes. */
+const struct cli_opt cli_tools_opts[] = {
+	{ "--lock-wait-ms", "N",
+	  "how long a write waits for a file lock another writer holds\n"
+	  "(default 5000, at most 600000; 0 = fail at once)",
+	  CLI_UINT, 0, RB_LOCK_WAIT_MS_MAX, offsetof(struct rb_tools_opts, lock_wait_ms) },
+	{ "--lock-stale-ms", "N",
+	  "a lock older than this is taken over as abandoned\n"
+	  "(default 60000, from 1000 to 86400000)",
+	  CLI_UINT, RB_LOCK_STALE_MS_MIN, RB_LOCK_STALE_MS_MAX, offsetof(struct rb_tools_opts, lock_stale_ms) },
+};
+const size_t cli_tools_nopts = sizeof(cli_tools_opts) / sizeof(cli_tools_opts[0]);
 
 int rb_runtime_parse_opt(struct rb_runtime_opts *o, int argc, char **argv, int *i)
 {

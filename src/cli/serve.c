@@ -42,6 +42,7 @@ static void usage(const struct cli_cmd *cmd, FILE *f)
 	cli_synopsis(cmd, f);
 	fputs("MCP server over stdio; ROOTs are the allowed directories (MEMORY_BANK_ROOT when none is given).\n", f);
 	cli_list_help(f, serve_opts, sizeof(serve_opts) / sizeof(serve_opts[0]), 23);
+	cli_list_help(f, cli_tools_opts, cli_tools_nopts, 23);
 	rb_http_usage(f);
 	rb_jobs_usage(f);
 }
@@ -100,18 +101,20 @@ int rb_cli_serve(int argc, char **argv)
 	struct rb_stdio_opts so = { .in_fd = 0, .out_fd = 1, .max_message_bytes = RB_MCP_MAX_MESSAGE_DEFAULT };
 	struct rb_http_opts ho = { 0 };
 	struct rb_jobs_opts jo = { 0 };
+	struct rb_tools_opts to = RB_TOOLS_OPTS_INIT;
 	struct serve_args sa = { .ho = &ho, .jo = &jo };
 	const struct cli_group groups[] = {
 		{ .opts = cli_runtime_opts, .n = cli_runtime_nopts, .base = &ro },
 		{ .opts = serve_opts, .n = sizeof(serve_opts) / sizeof(serve_opts[0]), .base = &so },
+		{ .opts = cli_tools_opts, .n = cli_tools_nopts, .base = &to },
 	};
-	const struct cli_cmd cmd = { .name = "serve", .groups = groups, .ngroups = 2,
+	const struct cli_cmd cmd = { .name = "serve", .groups = groups, .ngroups = 3,
 				     .tail = "[--http ADDR:PORT [--token-file F] [--allowed-origin O]...] ROOT...",
 				     .usage = usage, .more = more_opts, .operand = operand, .ctx = &sa };
 	struct serve s;
 	char list[2048] = "";
 	size_t i;
-	int r;
+	int r, rc = 2; /* a usage error (an unknown option, a bad value) until the options are taken */
 
 	if (cli_list_init(&sa.roots, argc) < 0)
 		return 1;
@@ -126,6 +129,12 @@ int rb_cli_serve(int argc, char **argv)
 		fprintf(stderr, "ringbank serve: --token-file and --allowed-origin only apply with --http\n");
 		goto bad;
 	}
+	/* In range: the table's bounds are rb_tools_set_opts's. */
+	if (rb_tools_set_opts(&to) < 0) {
+		fprintf(stderr, "ringbank serve: --lock-wait-ms or --lock-stale-ms out of range\n");
+		goto bad;
+	}
+	rc = 1; /* from here on, a failure to start (a bad root, an address in use...) */
 	cli_roots_default(&sa.roots);
 	if (!sa.roots.n) {
 		fprintf(stderr, "ringbank serve: no root directory: give ROOT... or set MEMORY_BANK_ROOT\n");
@@ -213,5 +222,5 @@ int rb_cli_serve(int argc, char **argv)
 	return 0;
 bad:
 	cli_list_free(&sa.roots);
-	return 1;
+	return rc;
 }

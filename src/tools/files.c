@@ -45,9 +45,53 @@
  * back through one request). */
 #define VERSION_MAX (8u * 1024 * 1024)
 
-/* How long write_file and edit_file wait for another writer's lock (as
- * memory_bank_update does). */
-static const struct rb_lock_opts wr_lock_opts = { .timeout_ms = 5000, .stale_ms = 60000 };
+/* ---- the writers' lock settings (--lock-wait-ms, --lock-stale-ms) ----------------
+ * One set for the process and for every tool that takes a file's lock:
+ * write_file and edit_file here, memory_bank_update in projects.c (tools.h). */
+static struct rb_tools_opts tools_opts = RB_TOOLS_OPTS_INIT;
+
+int rb_tools_set_opts(const struct rb_tools_opts *o)
+{
+	static const struct rb_tools_opts dflt = RB_TOOLS_OPTS_INIT;
+
+	if (!o)
+		o = &dflt;
+	if (o->lock_wait_ms > RB_LOCK_WAIT_MS_MAX || o->lock_stale_ms < RB_LOCK_STALE_MS_MIN ||
+	    o->lock_stale_ms > RB_LOCK_STALE_MS_MAX)
+		return -EINVAL;
+	tools_opts = *o;
+	return 0;
+}
+
+const struct rb_tools_opts *rb_tools_get_opts(void)
+{
+	return &tools_opts;
+}
+
+const struct rb_lock_opts *rb_tools_lock_opts(void)
+{
+	static struct rb_lock_opts lo;
+
+	/* lock.h reads a timeout of 0 as its default (5 s), so "do not wait" is
+	 * asked as 1 ms: one attempt (a holder found is read, and taken over
+	 * if stale), at most one more after a pause of under 1 ms, then
+	 * -RB_E_LOCKED. */
+	lo.timeout_ms = tools_opts.lock_wait_ms ? tools_opts.lock_wait_ms : 1;
+	lo.stale_ms = tools_opts.lock_stale_ms;
+	/* The deadline must decide: lock.h's bound of 1000 attempts alone would
+	 * end a wait after about a minute of 64 ms back-offs. Back-offs last at
+	 * least 32 ms from the sixth attempt on, so one attempt per 16 ms of
+	 * wait on top keeps the bound out of the way. */
+	lo.max_tries = 1000 + tools_opts.lock_wait_ms / 16;
+	return &lo;
+}
+
+void rb_tools_lock_msg(char *buf, size_t n, uint64_t waited_ns, const char *holder)
+{
+	snprintf(buf, n, "another writer held the bank lock for %.1f s (--lock-wait-ms %u), so nothing was "
+		 "written (holder: %s)", (double)waited_ns / 1e9, tools_opts.lock_wait_ms,
+		 holder ? holder : "unknown");
+}
 
 /* Where a write tool is (for cancel). */
 enum wr_step { W_NONE, W_LOCK, W_CHECK, W_WRITE, W_RELEASE };
@@ -69,6 +113,7 @@ struct fop {
 	/* write_file / edit_file */
 	enum wr_step step;
 	struct rb_lock *lock;	/* W_LOCK: the acquisition; later: held until wr_end */
+	uint64_t lock_t0;	/* when the acquisition started (rb_now_ns), for the timeout message */
 	const char *expected;	/* expectedVersion or NULL */
 	const char *content;	/* write_file's content (the call's argument) */
 	size_t content_len;
@@ -710,7 +755,8 @@ static int wr_lock(struct fop *f)
 	int r;
 
 	f->step = W_LOCK;
-	r = rb_lock_acquire(rb_call_fs(f->call), &f->p, &wr_lock_opts, wr_locked, f, &f->lock);
+	f->lock_t0 = rb_now_ns();
+	r = rb_lock_acquire(rb_call_fs(f->call), &f->p, rb_tools_lock_opts(), wr_locked, f, &f->lock);
 	if (r < 0)
 		f->lock = NULL;
 	return r;
@@ -728,10 +774,11 @@ static void wr_locked(void *ctx, int res, struct rb_lock *lk, const char *holder
 	f->lock = lk;
 	if (res < 0) {
 		/* Nothing is held. */
-		if (res == -RB_E_LOCKED)
-			wr_endf(f, res, "%s: locked by another writer (%s); gave up after %llu ms", f->arg,
-				holder ? holder : "holder unknown", (unsigned long long)wr_lock_opts.timeout_ms);
-		else if (res == -RB_E_BAD_NAME)
+		if (res == -RB_E_LOCKED) {
+			char why[400];
+			rb_tools_lock_msg(why, sizeof(why), rb_now_ns() - f->lock_t0, holder);
+			wr_endf(f, res, "%s: %s", f->arg, why);
+		} else if (res == -RB_E_BAD_NAME)
 			wr_fail(f, -EISDIR); /* the root directory itself */
 		else
 			wr_fail(f, res);

@@ -31,9 +31,6 @@
 #include "text.h"
 #include "tools.h"
 
-/* How long memory_bank_update waits for another writer's lock. */
-static const struct rb_lock_opts lock_opts = { .timeout_ms = 5000, .stale_ms = 60000 };
-
 enum pj_kind { PJ_LIST, PJ_FILES, PJ_READ, PJ_WRITE, PJ_UPDATE };
 
 enum pj_step { P_LIST, P_READ, P_PROBE, P_MKDIR, P_LOCK, P_CHECK, P_WRITE, P_RELEASE, P_DONE };
@@ -49,6 +46,7 @@ struct pj {
 	bool restat;		/* list again with statx: the fs gave DT_UNKNOWN */
 	struct rb_fs_op *op;
 	struct rb_lock *lock;
+	uint64_t lock_t0;	/* update: when the acquisition started (rb_now_ns) */
 	int err;		/* update: the outcome to report after the release */
 	char *msg;		/* update: its message (heap; NULL when out of memory) */
 	char version[RB_VERSION_LEN];
@@ -443,11 +441,11 @@ static void locked(void *ctx, int res, struct rb_lock *lk, const char *holder)
 		return;
 	}
 	if (res < 0) {
-		if (res == -RB_E_LOCKED)
-			pj_error(p, "%s/%s: locked by another writer (%s); gave up after %llu ms",
-				      p->project, p->file, holder ? holder : "holder unknown",
-				      (unsigned long long)lock_opts.timeout_ms);
-		else
+		if (res == -RB_E_LOCKED) {
+			char why[400];
+			rb_tools_lock_msg(why, sizeof(why), rb_now_ns() - p->lock_t0, holder);
+			pj_error(p, "%s/%s: %s", p->project, p->file, why);
+		} else
 			pj_error(p, "%s/%s: taking the lock: %s", p->project, p->file, rb_strerror(res));
 		pj_free(p);
 		return;
@@ -538,7 +536,8 @@ static int pj_run(struct rb_call *call, enum pj_kind kind)
 		break;
 	case PJ_UPDATE:
 		p->step = P_LOCK;
-		r = rb_lock_acquire(p->fs, &p->file_path, &lock_opts, locked, p, &p->lock);
+		p->lock_t0 = rb_now_ns();
+		r = rb_lock_acquire(p->fs, &p->file_path, rb_tools_lock_opts(), locked, p, &p->lock);
 		break;
 	}
 	if (r < 0) {

@@ -25,11 +25,12 @@ function text(res) {
 }
 
 // A writer waits for a file's lock at most 5 s, then fails having written
-// nothing ("locked by another writer (...); gave up after 5000 ms"). On a
-// loaded machine (CI: 2 cores) a waiter behind holders that fsync can lose
-// that race: like a conflict, the client starts again from the read; such
-// give-ups are counted apart.
-const LOCK_GAVE_UP = /: locked by another writer \(.*\); gave up after \d+ ms/;
+// nothing ("another writer held the bank lock for 5.0 s (--lock-wait-ms
+// 5000), so nothing was written (holder: ...)"). On a loaded machine (CI:
+// 2 cores) a waiter behind holders that fsync can lose that race: like a
+// conflict, the client starts again from the read; such give-ups are
+// counted apart.
+const LOCK_GAVE_UP = /: another writer held the bank lock for \d+\.\d s \(--lock-wait-ms \d+\)/;
 
 // One read-modify-write append; returns {conflicts, gaveUp}: the retries.
 async function append(client, fileName, line) {

@@ -514,7 +514,7 @@ describe('file tools', () => {
     assert.deepEqual(artifacts(path.join(dir, 'lk2')), []);
     assert.ok(!fs.existsSync(path.join(dir, 'lk2/c.md')), 'the cancelled write did not happen');
     // Still serving, and the next write takes the lock at once (a lock left
-    // held would make it wait, then fail as "locked by another writer").
+    // held would make it wait, then fail as "another writer held the bank lock").
     r.send({ jsonrpc: '2.0', id: 'again', method: 'tools/call', params: { name: 'write_file', arguments: { path: 'lk2/c.md', content: 'y' } } });
     const m = await r.response('again');
     assert.ok(!m.result.isError, JSON.stringify(m.result));
@@ -819,12 +819,13 @@ describe('parity with @modelcontextprotocol/server-filesystem', { skip: !OFFICIA
 // version turns a stale read into a conflict, so the file ends with every
 // line exactly once.
 //
-// A writer waits for the lock at most 5 s (then the call fails, "locked by
-// another writer (...); gave up after 5000 ms", having written nothing).
+// A writer waits for the lock at most 5 s (then the call fails, "another
+// writer held the bank lock for 5.0 s (--lock-wait-ms 5000), so nothing was
+// written (holder: ...)").
 // Eight writers queue on one lock whose holder fsyncs twice, so on a loaded
 // machine (CI: 2 cores) a waiter can lose that race: like a conflict, the
 // client then starts again from the read; such give-ups are counted apart.
-const LOCK_GAVE_UP = /: locked by another writer \(.*\); gave up after \d+ ms/;
+const LOCK_GAVE_UP = /: another writer held the bank lock for \d+\.\d s \(--lock-wait-ms \d+\)/;
 
 describe('two servers, one file, read_text_file + write_file with expectedVersion', () => {
   const PER_SERVER = 300;
