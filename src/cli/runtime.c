@@ -51,6 +51,8 @@ int rb_runtime_parse_opt(struct rb_runtime_opts *o, int argc, char **argv, int *
 void rb_cli_common_usage(FILE *f)
 {
 	cli_list_help(f, cli_runtime_opts, cli_runtime_nopts, 31);
+	fputs("\nfile locks (serve, call):\n", f);
+	cli_list_help(f, cli_tools_opts, cli_tools_nopts, 31);
 }
 
 int rb_runtime_init(struct rb_runtime *rt, const struct rb_runtime_opts *o)
