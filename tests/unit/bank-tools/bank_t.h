@@ -97,6 +97,36 @@ static inline const char *sc_str(struct result *r, const char *key)
 	return s;
 }
 
+/* ---- what was read ---------------------------------------------------------------- */
+
+/* Read requests submitted on e's io so far: RB_IO_READ (the fs layer's step
+ * path: reads at growing offsets) and RB_IO_READFILE (its fast path: one
+ * open + read of at most the first 64 KiB + close). A file refused for its
+ * size must cost no READ at all, and at most the one bounded READFILE that
+ * found its first buffer full; reading it would take READs. */
+struct t_reads {
+	uint64_t read, readfile;
+};
+
+static inline struct t_reads t_reads_now(struct env *e)
+{
+	struct rb_io_stats st;
+	struct t_reads r;
+	rb_io_get_stats(e->io, &st);
+	r.read = st.submitted[RB_IO_READ];
+	r.readfile = st.submitted[RB_IO_READFILE];
+	return r;
+}
+
+/* Fails unless, since `before`, nothing was read beyond one READFILE. */
+static inline void t_assert_unread(struct env *e, struct t_reads before, const char *what)
+{
+	struct t_reads now = t_reads_now(e);
+	if (now.read != before.read || now.readfile - before.readfile > 1)
+		T_FAIL("%s was read: %llu READ and %llu READFILE requests were submitted for it", what,
+		       (unsigned long long)(now.read - before.read), (unsigned long long)(now.readfile - before.readfile));
+}
+
 /* ---- locks -------------------------------------------------------------------- */
 
 struct lw {

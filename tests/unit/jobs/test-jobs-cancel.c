@@ -53,8 +53,10 @@ static void check_cooperative(struct jenv *j)
 	cancel(j, id, 5000, &o);
 	ASSERT_EQ(o.res, 0);
 	ASSERT(!o.was_terminal);
+	/* The answer came because its work stopped, not because the 5 s wait
+	 * ran out (that would say !stopped, as check_stubborn shows). How
+	 * quickly it stopped is the machine's business: no wall-clock bound. */
 	ASSERT(o.stopped);
-	ASSERT_LE(o.waited, 1000);
 	ASSERT_EQ(o.status, RB_JOB_CANCELLED);
 	jt_settle(j);
 	snprintf(name, sizeof(name), "%s.json", id);
