@@ -12,6 +12,15 @@
  * deferred callback (so one chunk per loop turn); on the threads backend it
  * runs on the pool like everything else.
  *
+ * Extended attributes by fd (RB_IO_FGETXATTR / RB_IO_FSETXATTR) are
+ * IORING_OP_FGETXATTR / FSETXATTR (Linux 5.19) on the uring backend when the
+ * kernel's probe has them; the kernel always runs them in io-wq. Without the
+ * opcodes (or with rb_io_opts.no_ring_xattr) they run as syscalls on the
+ * loop thread, one per loop turn, like getdents. There are no by-name
+ * requests: the ring's GETXATTR/SETXATTR resolve a path from the working
+ * directory and follow a final symlink, so they cannot be confined beneath
+ * a root; and the ring refuses O_PATH fds for all four (-EBADF).
+ *
  * Contract: rb_io_submit returns 0 and later calls req->cb exactly once from
  * the loop (never from inside rb_io_submit), or returns a negative errno and
  * never calls it. The request and every buffer/path it points at belong to the
@@ -48,6 +57,10 @@ enum rb_io_op {
 	RB_IO_GETDENTS, /* fd (directory), buf, len -> bytes of linux_dirent64, 0 = end */
 	RB_IO_READFILE, /* fd=dirfd, path, resolve, buf, len: open+read(off 0)+close -> bytes;
 			   res == len means "maybe more": read the rest another way */
+	RB_IO_FGETXATTR, /* fd (not O_PATH), path = attribute name, buf, len -> bytes of the value
+			    (len 0: its size; -ERANGE: buf too small; -ENODATA: none) */
+	RB_IO_FSETXATTR, /* fd (not O_PATH), path = attribute name, buf, len = the value,
+			    flags (0, XATTR_CREATE, XATTR_REPLACE) -> 0 */
 	RB_IO_OP_COUNT
 };
 
@@ -93,6 +106,8 @@ struct rb_io_opts {
 	enum rb_io_kind kind;
 	unsigned threads;	/* threads backend pool size (default 4) */
 	bool no_direct;		/* uring: never use direct descriptors / linked chains */
+	bool no_ring_xattr;	/* uring: run xattr requests as syscalls on the loop thread, as on a
+				   kernel without the opcodes (tests, and a CPU-over-latency choice) */
 };
 
 struct rb_io_stats {
@@ -101,6 +116,7 @@ struct rb_io_stats {
 	uint64_t errors;
 	uint64_t chains_direct;	  /* READFILE done as a linked direct chain */
 	uint64_t chains_fallback; /* READFILE done step by step */
+	uint64_t xattr_on_loop;	  /* uring: xattr requests run as syscalls on the loop thread */
 	unsigned inflight, inflight_peak;
 };
 

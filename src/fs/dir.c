@@ -12,7 +12,9 @@
  * parent is fsync'ed before success is reported (IORING_OP_FSYNC needs a
  * real fd, hence parents are opened O_RDONLY|O_DIRECTORY, not O_PATH; the
  * same fd anchors the *at() call). A rename between directories fsyncs
- * both, the destination first; a rename within one directory opens it once
+ * both at once (two fsyncs in flight, the second under a permit taken only
+ * if one is free now; else the destination first, then the source), and
+ * reports the first error; a rename within one directory opens it once
  * and fsyncs it once; mkdir -p fsyncs the parent of each component it
  * created (one fsync per touched directory). A parent that may be written
  * but not read (EACCES on O_RDONLY) is opened O_PATH instead and not
@@ -20,6 +22,8 @@
  *
  *   OPEN1 parent -> [OPEN2 other parent] -> ACT -> [SYNC2 other parent] ->
  *   SYNC1 parent -> CLOSE1 -> [CLOSE2]
+ *   (a rename between directories: ACT -> SYNC2 and SYNC1 in flight together
+ *   (SYNCBOTH) -> CLOSE1 -> CLOSE2)
  *
  * The ACT is the commit point: a cancel before it reports -ECANCELED with
  * nothing changed; once it has run (the last component, for mkdir -p), the
@@ -39,11 +43,13 @@
 /* ---- name operations -------------------------------------------------------- */
 
 enum { N_STAT, N_MKDIR, N_RENAME, N_UNLINK };
-enum { S_OPEN1, S_OPEN2, S_ACT, S_CHECK, S_SYNC2, S_SYNC1, S_CLOSE1, S_CLOSE2, S_DONE };
+enum { S_OPEN1, S_OPEN2, S_ACT, S_CHECK, S_SYNC2, S_SYNC1, S_SYNCBOTH, S_CLOSE1, S_CLOSE2, S_DONE };
 
 struct name_op {
 	struct rb_fs_op base;
 	struct fs_req req;
+	struct fs_req req2;   /* SYNCBOTH: the source parent's fsync, under a permit of its own */
+	int syncs;	      /* SYNCBOTH: fsyncs still in flight */
 	int kind;
 	void (*cb)(void *ctx, int res);
 	void (*stat_cb)(void *ctx, int res, const struct statx *stx);
@@ -172,11 +178,38 @@ static void name_fsync(struct name_op *o, int state, int fd)
 	fs_req_start(&o->req);
 }
 
+/* SYNCBOTH: one of the two fsyncs finished; the first error is the one
+ * reported, after both. */
+static void sync_both_part(struct name_op *o, int res)
+{
+	if (res < 0 && !o->err)
+		o->err = res;
+	if (--o->syncs == 0)
+		name_cleanup(o);
+}
+
+static void sync2_done(struct fs_req *fr)
+{
+	struct name_op *o = fr->owner;
+	rb_cap_release(o->base.fs->cap, o->base.cls, 1, 0);
+	sync_both_part(o, (int)fr->r.res);
+}
+
 /* After a successful mkdirat / renameat / unlinkat: the destination's
- * parent (rename between directories) first, then the parent, then close. */
+ * parent (rename between directories) and the parent, at once when a
+ * second permit is free right now (never waiting for one while holding
+ * one), else one after the other; then close. */
 static void name_sync_next(struct name_op *o, int done_state)
 {
 	if (done_state == S_ACT && o->kind == N_RENAME && !o->same_parent && !o->opath2) {
+		if (!o->opath1 && rb_cap_try(o->base.fs->cap, o->base.cls, 1, 0)) {
+			o->syncs = 2;
+			name_fsync(o, S_SYNCBOTH, o->pfd2);
+			fs_req_prep(&o->req2, o->base.fs, RB_IO_FSYNC, false, o->base.cls, 0, sync2_done, o);
+			o->req2.r.fd = o->pfd;
+			fs_req_start(&o->req2);
+			return;
+		}
 		name_fsync(o, S_SYNC2, o->pfd2);
 		return;
 	}
@@ -334,6 +367,9 @@ static void name_done(struct fs_req *fr)
 			name_fail(o, res);
 		else
 			name_sync_next(o, o->state);
+		return;
+	case S_SYNCBOTH:
+		sync_both_part(o, res);
 		return;
 	case S_CHECK:
 		if (res < 0)

@@ -3,8 +3,10 @@
  *   OPENAT2 parent (O_RDONLY|O_DIRECTORY, beneath the root)
  *   STATX parent/name (AT_SYMLINK_NOFOLLOW): refuse a symlink or directory,
  *         a read-only target or one we may not write; note other hard links
- *   OPENAT2 parent/.name.rb-PID-N.tmp (O_CREAT|O_EXCL|O_WRONLY)
- *   [target exists] mode, owner, group, xattrs onto the temp (synchronous)
+ *   OPENAT2 parent/.name.rb-PID-N.tmp (O_CREAT|O_EXCL|O_WRONLY, the target's mode)
+ *   [target exists] mode, owner, group onto the temp (synchronous, only
+ *         what differs); the target's xattr names and values (synchronous),
+ *         then per attribute [FGETXATTR temp (security.* only)] FSETXATTR temp
  *   WRITE ... until every byte is written (short writes continue)
  *   FSYNC temp  (unless NO_FSYNC)
  *   CLOSE temp
@@ -24,16 +26,34 @@
  * directory fsync or verification is still reported, and cancel no longer
  * applies (the write has in effect finished).
  *
- * Metadata of an existing target (see keep_meta): io_uring has no fchown,
- * fchmod or listxattr opcode, so they are plain syscalls on the loop thread
- * (on both backends), like the fchmod was before them. Each touches the
+ * Metadata of an existing target (see keep_owner, keep_xattrs): io_uring
+ * has no fstat, fchown, fchmod or listxattr opcode, so those are plain
+ * syscalls on the loop thread (on both backends). Each touches the
  * in-memory inode of the temp file just created, or reads the target's
- * inode that the STATX has just brought in: no disk wait (an xattr block
- * outside the inode may need one read, once). On the common path (our own
- * file, no xattrs) that is one fstat and one listxattrat, 1-2.5 us each
- * measured here, against the two fsyncs of every write; a fchown runs only
- * when the owner or group differs, a getxattr/fsetxattr pair only per
- * attribute there is.
+ * inode that the STATX has just brought in. On the common path (our own
+ * file, no xattrs) that is one fstat and one listxattrat (0.3 and 0.6-0.7 us
+ * measured here, warm, ext4 and tmpfs), against the two fsyncs of every
+ * write (and may_write's geteuid, plus a faccessat when we are root or the
+ * file is not ours); a fchmod runs only when the umask or a default ACL
+ * took bits from the target's mode, a fchown only when the owner or group
+ * differs.
+ *
+ * Why the fstat, rather than predicting the temp file's owner, group and
+ * mode (our euid; the directory's group if it is set-gid, else our egid;
+ * the mode minus the umask): the group also comes from the directory under
+ * a grpid/bsdgroups mount, a default ACL on the directory replaces the
+ * umask with its own mask, and on NFS or FUSE the server decides. Only the
+ * file says what it got (tests/unit/fs/test-fs-xattr.c pins the set-gid
+ * and default-ACL cases).
+ *
+ * The values of the target's attributes are read by parent fd + name
+ * (getxattrat) on the loop thread: the ring's by-path GETXATTR resolves
+ * from the working directory and follows symlinks (not confinable), and its
+ * FGETXATTR refuses O_PATH fds, so it would need the live target opened for
+ * reading. The listxattrat before them has already read the attribute
+ * block. What is set on the temp file goes through the io layer
+ * (RB_IO_FGETXATTR / RB_IO_FSETXATTR: io-wq on the ring, the pool on the
+ * threads backend), so the loop thread does not do the writing half.
  *
  * A parent directory that may be written but not read (mode 0333) cannot
  * be opened O_RDONLY: it is opened O_PATH instead, which anchors the *at()
@@ -50,8 +70,16 @@
 
 #include "fs_internal.h"
 
-enum { W_PARENT, W_CHECK, W_CREATE, W_WRITE, W_FSYNC, W_CLOSE, W_RENAME, W_DIRSYNC, W_VERIFY,
-       W_CLEAN_TMPFD, W_CLEAN_UNLINK, W_CLEAN_PARENT, W_DONE };
+enum { W_PARENT, W_CHECK, W_CREATE, W_XCUR, W_XSET, W_WRITE, W_FSYNC, W_CLOSE, W_RENAME, W_DIRSYNC,
+       W_VERIFY, W_CLEAN_TMPFD, W_CLEAN_UNLINK, W_CLEAN_PARENT, W_DONE };
+
+/* Where the target's extended attributes are read from (src_list, src_get). */
+struct xattr_src {
+	int pfd;
+	const char *name;
+	bool proc;		  /* the kernel has no *xattrat: use path */
+	char path[64 + NAME_MAX]; /* /proc/self/fd/N/name */
+};
 
 struct write_op {
 	struct rb_fs_op base;
@@ -70,6 +98,13 @@ struct write_op {
 	unsigned tries;
 	mode_t mode;
 	struct statx stx;
+	/* the target's extended attributes being copied (keep_xattrs) */
+	struct xattr_src xsrc;
+	char *xlist;	   /* names, NUL-separated */
+	size_t xlen, xpos; /* list length, next name */
+	const char *xname; /* the one in flight */
+	char *xval, *xcur; /* its value on the target, on the temp (security.*) */
+	size_t xvlen;
 	const char *name; /* = namebuf */
 	char namebuf[NAME_MAX + 1];
 	char parent[PATH_MAX];
@@ -78,9 +113,19 @@ struct write_op {
 
 static void write_done(struct fs_req *fr);
 
+static void xattrs_free(struct write_op *o)
+{
+	free(o->xlist);
+	free(o->xval);
+	free(o->xcur);
+	o->xlist = o->xval = o->xcur = NULL;
+	o->xlen = o->xpos = 0;
+}
+
 static void write_finish(struct write_op *o)
 {
 	int res = o->err ? o->err : o->notes;
+	xattrs_free(o);
 	o->state = W_DONE;
 	fs_op_release(&o->base);
 	if (o->base.cancelled && !o->renamed)
@@ -214,13 +259,6 @@ static int may_write(struct write_op *o)
 #define __NR_listxattrat 465
 #endif
 
-struct xattr_src {
-	int pfd;
-	const char *name;
-	bool proc;		  /* the kernel has no *xattrat: use path */
-	char path[64 + NAME_MAX]; /* /proc/self/fd/N/name */
-};
-
 static ssize_t src_list(struct xattr_src *x, char *buf, size_t n)
 {
 	if (!x->proc) {
@@ -242,28 +280,81 @@ static ssize_t src_get(struct xattr_src *x, const char *attr, char *buf, size_t 
 	return lgetxattr(x->path, attr, buf, n);
 }
 
-/* Copies the target's extended attributes to the temp file. A POSIX ACL
- * (system.*) that cannot be set fails the write (without it the mode's
- * group bits, which are the ACL's mask, could grant the owning group more
- * than its entry did); any other that cannot be read or set is a note. A
- * security.* attribute the new file already has with the same value (the
- * SELinux label the policy gives every file here) is not set again: that
- * would need relabel permission for nothing. One listxattr when the target
- * has none, the common case. */
+static void write_data(struct write_op *o)
+{
+	if (o->len == 0)
+		write_after_data(o);
+	else
+		write_more(o);
+}
+
+static void xattr_set(struct write_op *o)
+{
+	step(o, W_XSET, RB_IO_FSETXATTR);
+	o->req.r.fd = o->tfd;
+	o->req.r.path = o->xname;
+	o->req.r.buf = o->xval;
+	o->req.r.len = o->xvlen;
+	fs_req_start(&o->req);
+}
+
+/* Copies the next of the target's attributes to the temp file (reading
+ * its value here, setting it through the io layer), or, after the last,
+ * starts writing the data. A security.* attribute the new file already
+ * has with the same value (the SELinux label the policy gives every file
+ * here) is not set again: that would need relabel permission for nothing. */
+static void xattr_next(struct write_op *o)
+{
+	while (o->xpos < o->xlen) {
+		const char *name = o->xlist + o->xpos;
+		ssize_t v;
+		o->xpos += strlen(name) + 1;
+		v = src_get(&o->xsrc, name, o->xval, XATTR_BUF);
+		if (v < 0) {
+			if (errno != ENODATA)
+				o->notes |= RB_FS_WROTE_XATTRS_LOST;
+			continue; /* ENODATA: removed since the list */
+		}
+		o->xname = name;
+		o->xvlen = (size_t)v;
+		if (strncmp(name, "security.", 9)) {
+			xattr_set(o);
+			return;
+		}
+		if (!o->xcur && !(o->xcur = malloc(XATTR_BUF))) {
+			write_fail(o, -ENOMEM);
+			return;
+		}
+		step(o, W_XCUR, RB_IO_FGETXATTR);
+		o->req.r.fd = o->tfd;
+		o->req.r.path = name;
+		o->req.r.buf = o->xcur;
+		o->req.r.len = XATTR_BUF;
+		fs_req_start(&o->req);
+		return;
+	}
+	xattrs_free(o);
+	write_data(o);
+}
+
+/* Lists the target's extended attributes (one listxattrat when it has
+ * none, the common case) for xattr_next to copy. A POSIX ACL (system.*)
+ * that cannot be set fails the write (without it the mode's group bits,
+ * which are the ACL's mask, could grant the owning group more than its
+ * entry did); any other attribute that cannot be read or set is a note. */
 static int keep_xattrs(struct write_op *o)
 {
-	struct xattr_src x = { .pfd = o->pfd, .name = o->name };
-	char small[256], *list = small, *val = NULL, *cur = NULL;
-	ssize_t n, v, c;
-	size_t i;
-	int r = 0;
+	char small[256];
+	ssize_t n;
 
-	n = src_list(&x, small, sizeof(small));
+	o->xsrc.pfd = o->pfd;
+	o->xsrc.name = o->name;
+	n = src_list(&o->xsrc, small, sizeof(small));
 	if (n < 0 && errno == ERANGE) {
-		list = malloc(XATTR_BUF);
-		if (!list)
+		o->xlist = malloc(XATTR_BUF);
+		if (!o->xlist)
 			return -ENOMEM;
-		n = src_list(&x, list, XATTR_BUF);
+		n = src_list(&o->xsrc, o->xlist, XATTR_BUF);
 	}
 	if (n < 0) {
 		/* No xattrs on this filesystem, or the target is gone (the rename
@@ -275,45 +366,28 @@ static int keep_xattrs(struct write_op *o)
 		n = 0;
 	}
 	if (n > 0) {
-		val = malloc(XATTR_BUF);
-		cur = malloc(XATTR_BUF);
-		if (!val || !cur)
-			r = -ENOMEM;
+		if (!o->xlist) {
+			o->xlist = malloc((size_t)n);
+			if (o->xlist)
+				memcpy(o->xlist, small, (size_t)n);
+		}
+		o->xval = malloc(XATTR_BUF);
+		if (!o->xlist || !o->xval)
+			return -ENOMEM;
 	}
-	for (i = 0; r == 0 && i < (size_t)n; i += strlen(list + i) + 1) {
-		const char *name = list + i;
-		v = src_get(&x, name, val, XATTR_BUF);
-		if (v < 0) {
-			if (errno != ENODATA)
-				o->notes |= RB_FS_WROTE_XATTRS_LOST;
-			continue;
-		}
-		if (!strncmp(name, "security.", 9)) {
-			c = fgetxattr(o->tfd, name, cur, XATTR_BUF);
-			if (c == v && !memcmp(cur, val, (size_t)v))
-				continue;
-		}
-		if (fsetxattr(o->tfd, name, val, (size_t)v, 0) < 0) {
-			if (!strncmp(name, "system.", 7))
-				r = -errno;
-			else
-				o->notes |= RB_FS_WROTE_XATTRS_LOST;
-		}
-	}
-	if (list != small)
-		free(list);
-	free(val);
-	free(cur);
-	return r;
+	o->xlen = (size_t)n;
+	o->xpos = 0;
+	return 0;
 }
 
-/* Gives the temp file the existing target's mode, owner, group and
- * extended attributes, before any data is written. The mode goes first,
- * while the file is surely ours; a chown clears the set-id bits, so those
- * are set again after it. Not permitted to give the file to its owner
- * (EPERM; EINVAL: an id not mapped in our user namespace), the group alone
- * is tried (allowed when we are in it) and the write goes on with a note. */
-static int keep_meta(struct write_op *o)
+/* Gives the temp file the existing target's mode, owner and group, before
+ * any data is written; each call only when the fstat shows it differs. The
+ * mode goes first, while the file is surely ours; a chown clears the set-id
+ * bits, so those are set again after it. Not permitted to give the file to
+ * its owner (EPERM; EINVAL: an id not mapped in our user namespace), the
+ * group alone is tried (allowed when we are in it) and the write goes on
+ * with a note. */
+static int keep_owner(struct write_op *o)
 {
 	struct stat st;
 	uid_t uid = o->stx.stx_uid;
@@ -338,7 +412,7 @@ static int keep_meta(struct write_op *o)
 			return -errno;
 		}
 	}
-	return keep_xattrs(o);
+	return 0;
 }
 
 size_t rb_fs_write_notes(int res, char *buf, size_t n)
@@ -463,17 +537,33 @@ static void write_done(struct fs_req *fr)
 			return;
 		}
 		if (o->exists) {
-			int r = keep_meta(o);
+			int r = keep_owner(o);
+			if (r == 0)
+				r = keep_xattrs(o);
 			if (r < 0) {
 				write_fail(o, r);
 				return;
 			}
-		}
-		if (o->len == 0) {
-			write_after_data(o);
+			xattr_next(o);
 			return;
 		}
-		write_more(o);
+		write_data(o);
+		return;
+	case W_XCUR:
+		if (res >= 0 && (size_t)res == o->xvlen && !memcmp(o->xcur, o->xval, o->xvlen))
+			xattr_next(o); /* already there */
+		else
+			xattr_set(o);
+		return;
+	case W_XSET:
+		if (res < 0) {
+			if (!strncmp(o->xname, "system.", 7)) {
+				write_fail(o, res);
+				return;
+			}
+			o->notes |= RB_FS_WROTE_XATTRS_LOST;
+		}
+		xattr_next(o);
 		return;
 	case W_WRITE:
 		if (res == 0)
@@ -559,7 +649,8 @@ static void write_cancel(struct rb_fs_op *op)
 	 * while running in io-wq may have taken effect and still report
 	 * -ECANCELED, which would leak the temp file or report a replaced file
 	 * as untouched; those are left to finish and the flag is seen next. */
-	if (o->state == W_PARENT || o->state == W_CHECK || o->state == W_WRITE || o->state == W_FSYNC)
+	if (o->state == W_PARENT || o->state == W_CHECK || o->state == W_XCUR || o->state == W_XSET ||
+	    o->state == W_WRITE || o->state == W_FSYNC)
 		fs_req_cancel(&o->req);
 }
 

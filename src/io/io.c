@@ -1,13 +1,15 @@
 /* io.c: the backend-independent half of the I/O interface: creation by kind,
  * statistics, the fault-injection hook and the synchronous body of every op
  * (used by the threads backend's workers and by the uring backend where the
- * ring has no opcode, i.e. getdents64). */
+ * ring has no opcode: getdents64, and the xattr requests on kernels before
+ * 5.19). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "io_internal.h"
@@ -102,10 +104,12 @@ int rb_io_submit(struct rb_io *io, struct rb_io_req *req)
 	req->res = 0;
 	req->cancelled = false;
 	req->running = false;
+	io->st.submitted[req->op]++;
+	io->st.inflight++;
+	if (io->st.inflight > io->st.inflight_peak)
+		io->st.inflight_peak = io->st.inflight; /* an injected failure is in flight too */
 	if (fault_hit(io, req)) {
 		io->fault_hits++;
-		io->st.submitted[req->op]++;
-		io->st.inflight++;
 		/* A short read/write fault halves the length and lets it run. */
 		if (io->fault_err == RB_IO_FAULT_SHORT) {
 			req->len /= 2;
@@ -120,12 +124,7 @@ int rb_io_submit(struct rb_io *io, struct rb_io_req *req)
 			rb_defer(io->loop, &req->defer, fault_done);
 			return 0;
 		}
-	} else {
-		io->st.submitted[req->op]++;
-		io->st.inflight++;
 	}
-	if (io->st.inflight > io->st.inflight_peak)
-		io->st.inflight_peak = io->st.inflight;
 	r = io->vt->submit(io, req);
 	if (r < 0) {
 		io->st.inflight--;
@@ -194,6 +193,10 @@ int64_t rb_io_run_sync(struct rb_io_req *req)
 		return sys_ret(mkdirat(req->fd, req->path, req->mode));
 	case RB_IO_GETDENTS:
 		return sys_ret(syscall(SYS_getdents64, req->fd, req->buf, req->len));
+	case RB_IO_FGETXATTR:
+		return sys_ret((long)fgetxattr(req->fd, req->path, req->buf, req->len));
+	case RB_IO_FSETXATTR:
+		return sys_ret(fsetxattr(req->fd, req->path, req->buf, req->len, req->flags));
 	case RB_IO_READFILE: {
 		int fd;
 		int64_t n;
