@@ -84,7 +84,8 @@ int rb_fs_check_name(const char *name);
 /* ---- operations -------------------------------------------------------------- */
 
 struct rb_fs_file {
-	char *data;		/* NUL-terminated; the callee may keep it: set data = NULL to take it */
+	char *data;		/* NUL-terminated, its allocation fitted to len (within a page); the callee
+				 * may keep it: set data = NULL to take it */
 	size_t len;
 	bool have_stx;
 	struct statx stx;	/* when asked (RB_FS_READ_STAT) */

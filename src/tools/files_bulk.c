@@ -218,16 +218,9 @@ static void rmf_file_done(struct rmf *m, size_t i, int err, struct rb_fs_file *f
 	f->done = true;
 	f->err = err < 0 ? err : 0;
 	if (!f->err) {
-		char *shrunk;
-		f->data = file->data;
+		f->data = file->data; /* already fitted to the data by the reader (src/fs/read.c) */
 		f->len = file->len;
 		file->data = NULL; /* ours now */
-		/* The read buffer is 64 KiB for a file of a few: give the rest
-		 * back (a shrink in place, no copy) so the next reads reuse it
-		 * instead of growing the heap by 64 KiB per file held. */
-		shrunk = realloc(f->data, f->len + 1);
-		if (shrunk)
-			f->data = shrunk;
 	}
 	f->cost = rmf_cost(m, i);
 	m->held_bytes += f->cost;
