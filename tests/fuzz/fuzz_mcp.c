@@ -3,7 +3,7 @@
  * one rb_mcp session over a real runtime; the loop then runs until every
  * tool call has finished (bounded), the session is shut down and freed.
  * Every message the server sends must be one line of valid JSON, a
- * JSON-RPC 2.0 object. Nothing outside the root may change. */
+ * JSON-RPC 2.0 object or (a batch's reply) a non-empty array of them. Nothing outside the root may change. */
 #include <yyjson.h>
 
 #include "fuzz_common.h"
@@ -26,8 +26,21 @@ static void on_send(void *ctx, char *msg, size_t len)
 	d = yyjson_read(msg, len - 1, 0);
 	FZ_CHECK(d != NULL);
 	root = yyjson_doc_get_root(d);
-	FZ_CHECK(yyjson_is_obj(root));
-	FZ_CHECK(yyjson_equals_str(yyjson_obj_get(root, "jsonrpc"), "2.0"));
+	if (yyjson_is_arr(root)) {
+		/* A batch's reply (2025-03-26 sessions): a non-empty array of
+		 * JSON-RPC 2.0 objects. */
+		yyjson_arr_iter it;
+		yyjson_val *e;
+		FZ_CHECK(yyjson_arr_size(root) > 0);
+		yyjson_arr_iter_init(root, &it);
+		while ((e = yyjson_arr_iter_next(&it))) {
+			FZ_CHECK(yyjson_is_obj(e));
+			FZ_CHECK(yyjson_equals_str(yyjson_obj_get(e, "jsonrpc"), "2.0"));
+		}
+	} else {
+		FZ_CHECK(yyjson_is_obj(root));
+		FZ_CHECK(yyjson_equals_str(yyjson_obj_get(root, "jsonrpc"), "2.0"));
+	}
 	yyjson_doc_free(d);
 	s->sent++;
 	free(msg);
