@@ -9,6 +9,9 @@
 //   --ringbank BIN      --sync BIN   --reps N        --cold (also cold runs)
 //   --only a,b          (workloads)  --contenders a,b  --no-count
 //   --read-files N      --info-files N   --writes N   --call-timeout S
+//   --rb-budget S       (RINGBANK_TIMEOUT_S for the ringbank servers: 0 lets a
+//                        whole-bank call of a 1M-file bank run to its end
+//                        instead of turning into a background job at 20 s)
 //
 // Server CPU is read from /proc: per-task schedstat (ns, every thread of the
 // process: the loop, pool threads, libuv threads and io_uring's iou-wrk
@@ -59,6 +62,7 @@ function parseArgs(argv) {
       case '--call-timeout': o.callTimeout = +val() * 1000; break;
       case '--seed': o.seed = +val(); break;
       case '--bank-files': o.bankFiles = +val(); break;
+      case '--rb-budget': o.rbBudget = val(); break;
       default: throw new Error(`unknown option ${a}`);
     }
   }
@@ -278,13 +282,16 @@ const nodeBin = process.execPath;
 const NM = path.join(HERE, 'node_modules');
 const pkgVersion = name => { try { return JSON.parse(fs.readFileSync(path.join(NM, name, 'package.json'), 'utf8')).version; } catch { return null; } };
 
+// ringbank's time budget (RINGBANK_TIMEOUT_S), only when asked for: a call
+// that outlives it answers with a job id, which checked() refuses to time.
+const rbEnv = opt.rbBudget != null ? { RINGBANK_TIMEOUT_S: String(opt.rbBudget) } : undefined;
 const ALL_CONTENDERS = [
   { id: 'rb-uring', family: 'rb', kind: 'mcp', label: 'ringbank io_uring',
-    command: opt.ringbank, args: ['serve', '--io=uring', opt.bank, mbRoot] },
+    command: opt.ringbank, args: ['serve', '--io=uring', opt.bank, mbRoot], env: rbEnv },
   { id: 'rb-threads4', family: 'rb', kind: 'mcp', label: 'ringbank threads (4)',
-    command: opt.ringbank, args: ['serve', '--io=threads', '--threads', '4', opt.bank, mbRoot] },
+    command: opt.ringbank, args: ['serve', '--io=threads', '--threads', '4', opt.bank, mbRoot], env: rbEnv },
   { id: 'rb-threads16', family: 'rb', kind: 'mcp', label: 'ringbank threads (16)',
-    command: opt.ringbank, args: ['serve', '--io=threads', '--threads', '16', opt.bank, mbRoot] },
+    command: opt.ringbank, args: ['serve', '--io=threads', '--threads', '16', opt.bank, mbRoot], env: rbEnv },
   { id: 'sync-c', family: 'sync', kind: 'proc', label: 'sync C loop (floor)', command: opt.sync },
   { id: 'fs-official', family: 'fs', kind: 'mcp', label: 'server-filesystem (Node)',
     command: nodeBin, args: [path.join(NM, '@modelcontextprotocol/server-filesystem/dist/index.js'), opt.bank, mbRoot] },
@@ -364,13 +371,24 @@ const readChunks = [];
 }
 const mixedReadFiles = readChunks.reduce((n, c) => n + c.length, 0);
 
+// What a ringbank search answered (recorded with the run, to check the counts).
+function searchFacts(r) {
+  const sc = r.structuredContent;
+  return sc && typeof sc.totalMatches === 'number'
+    ? { totalMatches: sc.totalMatches, filesMatched: sc.filesMatched, filesSearched: sc.filesSearched } : undefined;
+}
+
 const WORKLOADS = [
   { id: 'tree', title: 'directory_tree (whole bank)', unit: 'files', cold: true,
     tools: { rb: ['directory_tree'], fs: ['directory_tree'] },
     sync: () => ['walk', opt.bank],
     run: async (client, ctx) => {
       const r = checked(await ctx.call({ name: 'directory_tree', arguments: { path: opt.bank } }), 'directory_tree');
-      return { files: bankFiles.length, resp_chars: textOf(r).n };
+      // ringbank stops after 100000 entries (a bank of 100k files or more):
+      // count the entries it walked, not the bank's files
+      const sc = r.structuredContent;
+      const facts = sc && typeof sc.entries === 'number' ? { entries: sc.entries, files: sc.files, directories: sc.directories, truncated: !!sc.truncated } : undefined;
+      return { files: facts?.truncated ? facts.entries : bankFiles.length, resp_chars: textOf(r).n, facts };
     } },
   { id: 'info', title: `get_file_info x ${infoSet.length} (${opt.conc} in flight)`, unit: 'files',
     tools: { rb: ['get_file_info'], fs: ['get_file_info'] },
@@ -398,26 +416,29 @@ const WORKLOADS = [
     tools: { rb: ['validate_memory_bank'] },
     run: async (client, ctx) => {
       const r = checked(await ctx.call({ name: 'validate_memory_bank', arguments: { path: opt.bank } }), 'validate_memory_bank');
-      return { files: bankFiles.length, resp_chars: textOf(r).n, head: textOf(r).head.slice(0, 200) };
+      const sc = r.structuredContent;
+      const facts = sc ? { files_validated: sc.files_validated, errors: sc.errors, links_checked: sc.links_checked } : undefined;
+      return { files: bankFiles.length, resp_chars: textOf(r).n, head: textOf(r).head.slice(0, 200), facts };
     } },
   { id: 'search_sub', title: `search_memory_bank substring "${SUB_QUERY}"`, unit: 'files', cold: true,
     tools: { rb: ['search_memory_bank'] },
     sync: () => ['grep', opt.bank, SUB_QUERY],
     run: async (client, ctx) => {
       const r = checked(await ctx.call({ name: 'search_memory_bank', arguments: { path: opt.bank, query: SUB_QUERY, regex: false } }), 'search_memory_bank');
-      return { files: bankFiles.length, resp_chars: textOf(r).n };
+      return { files: bankFiles.length, resp_chars: textOf(r).n, facts: searchFacts(r) };
     } },
   { id: 'search_re', title: `search_memory_bank regex /${RE_QUERY}/`, unit: 'files',
     tools: { rb: ['search_memory_bank'] },
     run: async (client, ctx) => {
       const r = checked(await ctx.call({ name: 'search_memory_bank', arguments: { path: opt.bank, query: RE_QUERY, regex: true } }), 'search_memory_bank');
-      return { files: bankFiles.length, resp_chars: textOf(r).n };
+      return { files: bankFiles.length, resp_chars: textOf(r).n, facts: searchFacts(r) };
     } },
   { id: 'search_names', title: `search_files "${NAME_PATTERN}" (names)`, unit: 'files',
     tools: { rb: ['search_files'], fs: ['search_files'] },
     run: async (client, ctx) => {
       const r = checked(await ctx.call({ name: 'search_files', arguments: { path: opt.bank, pattern: NAME_PATTERN } }), 'search_files');
-      return { files: bankFiles.length, resp_chars: textOf(r).n };
+      const sc = r.structuredContent;
+      return { files: bankFiles.length, resp_chars: textOf(r).n, facts: sc ? { matches: sc.matches, truncated: !!sc.truncated } : undefined };
     } },
   { id: 'write', title: `${opt.writes} atomic overwrites of 2 KiB (${opt.writeConc} in flight)`, unit: 'writes',
     tools: { rb: ['write_file'], fs: ['write_file'], mb: ['memory_bank_update'] },
@@ -600,6 +621,7 @@ async function runMcp(cont, wl, { rep, cold, count }) {
     if (r.resp_chars != null) rec.resp_chars = r.resp_chars;
     if (r.long_s != null) rec.long_s = r.long_s;
     if (r.head) rec.head = r.head;
+    if (r.facts) rec.facts = r.facts;
     rec.ok = true;
   } catch (e) {
     rec.error = (e instanceof Timeout ? 'timeout: ' : '') + (e.message || String(e)).slice(0, 500);
