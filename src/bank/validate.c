@@ -9,8 +9,9 @@
  *
  * What is kept, and why it is bounded whatever the number of files:
  *   - totals per code, and at most max_reported diagnostics (the result);
- *   - an existence cache of bank paths (4-way set-associative, 2^18 path
- *     hashes), fed by the walk's entries and by link stats, so a link to a
+ *   - an existence cache of bank paths (4-way set-associative, 56-bit
+ *     path hashes with the stat result; 4096 entries doubling up to 2^21,
+ *     32 KiB to 16 MiB), fed by the walk's entries and by link stats, so a link to a
  *     file the walk already saw costs no syscall;
  *   - an LRU of heading-slug sets (HSET_MAX files, 64-bit slug hashes),
  *     fed by every validated file and, on a miss after the walk, by reading
@@ -26,7 +27,8 @@
  *     directory of over 256k names is checked among its first 256k);
  *   - one small record per project directory (core-file bitmask).
  * Hash equality stands for string equality (64-bit hashes: a collision
- * among a million paths has a probability around 1e-8). */
+ * among a million paths has a probability around 1e-8; 56 bits in the
+ * existence cache: around 1e-5). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -41,7 +43,8 @@
 
 #define RULES_FILE ".memory-bank-rules.json"
 #define RULES_MAX_BYTES (64u << 10)
-#define EXISTS_SETS (1u << 16) /* x EXISTS_WAYS entries */
+#define EXISTS_SETS_MIN (1u << 10) /* x EXISTS_WAYS entries: 32 KiB to start */
+#define EXISTS_SETS_MAX (1u << 19) /* 16 MiB: room for 1M paths at half load */
 #define EXISTS_WAYS 4u
 #define HSET_BUCKETS 32768u
 #define HSET_MAX 16384u
@@ -63,10 +66,10 @@ struct kept {
 	enum rb_md_code code;
 };
 
-struct exists_slot {
-	uint64_t key; /* 0 = empty */
-	int res;      /* 0 exists, else the stat error */
-};
+/* An existence-cache entry: the path hash's high 56 bits and, in the low
+ * byte, 1 + the index of its stat result in exists_res (0 = empty). */
+typedef uint64_t exists_slot;
+static const int exists_res[] = { 0, -ENOENT, -ENOTDIR, -RB_E_OUTSIDE, -ELOOP };
 
 enum { HS_LOADING, HS_READY, HS_FAILED };
 
@@ -150,7 +153,8 @@ struct rb_validate {
 	unsigned nhsets, ndsets;
 	size_t dslots;
 	struct hset *htab[HSET_BUCKETS];
-	struct exists_slot *exists;
+	exists_slot *exists;
+	size_t exists_sets, exists_used; /* sets (a power of 2); slots in use */
 	struct proj *projs[PROJ_BUCKETS];
 	size_t nprojs;
 	struct pend *pend[PEND_BUCKETS];
@@ -272,28 +276,69 @@ static void progress(struct rb_validate *v)
 
 /* A 4-way set-associative table: each set keeps its most recently
  * inserted keys first, so an eviction drops the oldest of four rather than
- * whatever happened to share a slot. */
+ * whatever happened to share a slot. It starts at EXISTS_SETS_MIN sets and
+ * doubles (up to EXISTS_SETS_MAX) when half its slots are in use, so a
+ * bank's paths stay cached whatever its size: at a fixed 2^18 entries a
+ * 1M-file bank re-stat'ed 11x more link targets per file than a 100k one. */
+static exists_slot *exists_set(exists_slot *tab, size_t sets, uint64_t key)
+{
+	return &tab[((key >> 8) & (sets - 1)) * EXISTS_WAYS];
+}
+
 static bool exists_get(struct rb_validate *v, uint64_t key, int *res)
 {
-	struct exists_slot *set = &v->exists[(key % EXISTS_SETS) * EXISTS_WAYS];
+	exists_slot *set = exists_set(v->exists, v->exists_sets, key);
 	for (unsigned w = 0; w < EXISTS_WAYS; w++)
-		if (set[w].key == key) {
+		if (set[w] && (set[w] & ~0xffull) == (key & ~0xffull)) {
 			v->rep.exists_hits++;
-			*res = set[w].res;
+			*res = exists_res[(set[w] & 0xff) - 1];
 			return true;
 		}
 	v->rep.exists_misses++;
 	return false;
 }
 
+/* Puts a slot value into tab; returns whether it took an empty slot. */
+static bool exists_insert(exists_slot *tab, size_t sets, exists_slot val)
+{
+	exists_slot *set = exists_set(tab, sets, val);
+	bool fresh;
+	unsigned w;
+	for (w = 0; w < EXISTS_WAYS - 1 && set[w] && (set[w] & ~0xffull) != (val & ~0xffull); w++)
+		;
+	fresh = !set[w];
+	memmove(set + 1, set, w * sizeof(*set));
+	set[0] = val;
+	return fresh;
+}
+
+static void exists_grow(struct rb_validate *v)
+{
+	size_t sets = v->exists_sets * 2, used = 0;
+	exists_slot *tab = calloc(sets * EXISTS_WAYS, sizeof(*tab));
+	if (!tab)
+		return; /* keep the table we have: older entries are evicted */
+	for (size_t i = 0; i < v->exists_sets; i++)
+		for (unsigned w = EXISTS_WAYS; w-- > 0;) /* oldest first: recency kept */
+			if (v->exists[i * EXISTS_WAYS + w])
+				used += exists_insert(tab, sets, v->exists[i * EXISTS_WAYS + w]);
+	free(v->exists);
+	v->exists = tab;
+	v->exists_sets = sets;
+	v->exists_used = used;
+}
+
+/* Only the results in exists_res are cached (others may be transient). */
 static void exists_put(struct rb_validate *v, uint64_t key, int res)
 {
-	struct exists_slot *set = &v->exists[(key % EXISTS_SETS) * EXISTS_WAYS];
-	unsigned w;
-	for (w = 0; w < EXISTS_WAYS - 1 && set[w].key != key; w++)
+	unsigned code;
+	for (code = 0; code < sizeof(exists_res) / sizeof(exists_res[0]) && exists_res[code] != res; code++)
 		;
-	memmove(set + 1, set, w * sizeof(*set));
-	set[0] = (struct exists_slot){ .key = key, .res = res };
+	if (code == sizeof(exists_res) / sizeof(exists_res[0]))
+		return;
+	v->exists_used += exists_insert(v->exists, v->exists_sets, (key & ~0xffull) | (code + 1));
+	if (v->exists_used > v->exists_sets * EXISTS_WAYS / 2 && v->exists_sets < EXISTS_SETS_MAX)
+		exists_grow(v);
 }
 
 /* ---- heading-slug sets ------------------------------------------------------------- */
@@ -1383,7 +1428,8 @@ int rb_validate_start(struct rb_validate **out, struct rb_fs *fs, const struct r
 	rb_list_init(&v->pend_fifo);
 	rb_md_result_init(&v->md);
 	rb_md_result_init(&v->md_load);
-	v->exists = calloc(EXISTS_SETS * EXISTS_WAYS, sizeof(*v->exists));
+	v->exists_sets = EXISTS_SETS_MIN;
+	v->exists = calloc(EXISTS_SETS_MIN * EXISTS_WAYS, sizeof(*v->exists));
 	v->kept = malloc(v->o.max_reported * sizeof(*v->kept));
 	if (!v->exists || !v->kept)
 		goto nomem;
