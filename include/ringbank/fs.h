@@ -241,6 +241,11 @@ struct rb_walk_opts {
 	bool stat_files;	/* statx regular files and unknown types */
 	bool stat_all;		/* statx every entry, directories and symlinks too */
 	enum rb_cap_class cls;
+	/* Optional: every entry of the directory rel ("." for the start) has
+	 * been reported. Never called once the walk stops (an entry callback's
+	 * abort, a cancel, an error), so a directory not reported done may be
+	 * incomplete. */
+	void (*dir_done)(void *ctx, const char *rel);
 };
 struct rb_walk_stats {
 	uint64_t files, dirs, symlinks, other, bytes, errors, getdents_calls, getdents_ns;

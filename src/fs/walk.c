@@ -516,6 +516,8 @@ static void pump(struct walk *w)
 			struct walk_dir *d = &w->dirs[i];
 			if (!d->used || d->state != D_IDLE || d->chunks || !(d->eof || w->stopping))
 				continue;
+			if (!w->stopping && w->o.dir_done)
+				w->o.dir_done(w->ctx, d->rel); /* read to the end, every entry reported */
 			if (d->fd >= 0) {
 				dir_req(w, d, D_CLOSE, RB_IO_CLOSE, false, 0);
 				d->req.r.fd = d->fd;

@@ -445,6 +445,7 @@ static char *name_dup(const char *s)
 struct tnode {
 	char *name;
 	bool dir;
+	bool complete; /* a directory the walk read to the end */
 	struct tnode **kids;
 	size_t nkids, cap;
 };
@@ -591,32 +592,93 @@ oom:
 	return -ENOMEM;
 }
 
+static void tree_dir_done(void *ctx, const char *rel)
+{
+	struct tree *t = ctx;
+	struct tnode *n = strcmp(rel, ".") ? tmap_get(t, rel, strlen(rel)) : &t->root;
+	if (n)
+		n->complete = true;
+}
+
 static int cmp_tnode(const void *a, const void *b)
 {
 	return strcmp((*(struct tnode *const *)a)->name, (*(struct tnode *const *)b)->name);
 }
 
-static yyjson_mut_val *tree_json(yyjson_mut_doc *d, struct tnode *n)
+/* truncated: the entry cap stopped the walk; the directories it had not
+ * read to the end say so ("truncated": true; their children are the ones
+ * seen), so an unread directory does not pass for an empty one. budget:
+ * entries still to print (in the printed order); a directory whose
+ * entries it cut says so too, and *cut tells the caller. */
+static yyjson_mut_val *tree_json(yyjson_mut_doc *d, struct tnode *n, bool truncated, uint64_t *budget, bool *cut)
 {
 	yyjson_mut_val *arr = yyjson_mut_arr(d);
 	if (n->nkids > 1) /* qsort(NULL, 0) is undefined */
 		qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_tnode);
 	for (size_t i = 0; i < n->nkids && arr; i++) {
 		struct tnode *k = n->kids[i];
-		yyjson_mut_val *o = yyjson_mut_arr_add_obj(d, arr);
-		if (!o)
+		yyjson_mut_val *o;
+		if (!*budget) {
+			*cut = true;
+			break;
+		}
+		--*budget;
+		if (!(o = yyjson_mut_arr_add_obj(d, arr)))
 			return NULL;
 		/* Copied: the nodes are freed before the reply is written. */
 		yyjson_mut_obj_add_strcpy(d, o, "name", k->name);
 		yyjson_mut_obj_add_str(d, o, "type", k->dir ? "directory" : "file");
 		if (k->dir) {
-			yyjson_mut_val *c = tree_json(d, k);
+			bool kcut = false;
+			yyjson_mut_val *c = tree_json(d, k, truncated, budget, &kcut);
 			if (!c)
 				return NULL;
 			yyjson_mut_obj_add_val(d, o, "children", c);
+			if ((truncated && !k->complete) || kcut)
+				yyjson_mut_obj_add_bool(d, o, "truncated", true);
 		}
 	}
 	return arr;
+}
+
+/* The tree's text: JSON.stringify(tree, null, 2) is what theirs prints;
+ * compact JSON when the indentation alone would pass the reply limit (as
+ * JSON-escaped text, which is what goes on the wire); and when even that
+ * is over it, only the first entries (in the printed order) that fit. */
+static char *tree_text(struct tree *t, yyjson_mut_doc *d, yyjson_mut_val **arr, size_t *len, bool *compact,
+		       uint64_t *shown)
+{
+	uint64_t budget = UINT64_MAX;
+	bool cut = false;
+	char *text;
+	size_t esc;
+
+	*compact = false;
+	*shown = t->entries;
+	*arr = tree_json(d, &t->root, t->truncated, &budget, &cut);
+	if (!*arr || !(text = yyjson_mut_val_write(*arr, YYJSON_WRITE_PRETTY_TWO_SPACES, len)))
+		return NULL;
+	if (rb_json_str_len(text, *len) <= FILES_REPLY_MAX)
+		return text;
+	free(text);
+	*compact = true;
+	if (!(text = yyjson_mut_val_write(*arr, 0, len)))
+		return NULL;
+	for (int tries = 0; (esc = rb_json_str_len(text, *len)) > FILES_REPLY_MAX && tries < 8; tries++) {
+		/* Entries are about the same size: aim at 90% of the limit. */
+		uint64_t n = (uint64_t)((double)*shown * ((double)FILES_REPLY_MAX / (double)esc) * 0.9);
+		free(text);
+		*shown = budget = n < *shown ? n : *shown / 2;
+		cut = false;
+		if (!(*arr = tree_json(d, &t->root, t->truncated, &budget, &cut)) ||
+		    !(text = yyjson_mut_val_write(*arr, 0, len)))
+			return NULL;
+	}
+	if (esc > FILES_REPLY_MAX) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
@@ -628,6 +690,7 @@ static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
 	char *text;
 	size_t len;
 	bool compact = false;
+	uint64_t shown;
 
 	t->op = NULL;
 	if (res < 0 && !(res == -RB_E_LIMIT && t->truncated)) {
@@ -641,16 +704,8 @@ static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
 			rb_files_fail(call, arg, oom ? -ENOMEM : res);
 		return;
 	}
-	arr = tree_json(d, &t->root);
-	/* JSON.stringify(tree, null, 2) is what theirs prints; fall back to
-	 * compact JSON when the indentation alone would pass the reply limit. */
-	text = arr ? yyjson_mut_val_write(arr, YYJSON_WRITE_PRETTY_TWO_SPACES, &len) : NULL;
-	if (text && len > FILES_REPLY_MAX) {
-		free(text);
-		text = yyjson_mut_val_write(arr, 0, &len);
-		compact = true;
-	}
-	if (!text || len > FILES_REPLY_MAX) {
+	text = tree_text(t, d, &arr, &len, &compact, &shown);
+	if (!text) {
 		const char *arg = t->arg;
 		tree_free(t);
 		free(text);
@@ -659,12 +714,18 @@ static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
 		return;
 	}
 	content = rb_files_text_content(call, text, len);
-	if (content && (t->truncated || compact || t->unreadable)) {
+	if (content && (t->truncated || compact || t->unreadable || shown < t->entries)) {
 		struct rb_sbuf note = { 0 };
 		yyjson_mut_val *more;
 		if (t->truncated)
-			rb_sbuf_addf(&note, "[directory_tree: stopped after %d entries; the tree above is incomplete. "
+			rb_sbuf_addf(&note, "[directory_tree: stopped after %d entries; the tree above is incomplete: "
+				     "directories marked \"truncated\": true were not read to the end. "
 				     "Use a deeper path or excludePatterns to narrow it.]", TREE_MAX_ENTRIES);
+		if (shown < t->entries)
+			rb_sbuf_addf(&note, "%s[directory_tree: the first %llu of the %llu entries walked are printed, "
+				     "to fit in one reply; directories with entries left out are marked "
+				     "\"truncated\": true. Use a deeper path or excludePatterns for the rest.]",
+				     note.len ? "\n" : "", (unsigned long long)shown, (unsigned long long)t->entries);
 		if (compact)
 			rb_sbuf_addf(&note, "%s[directory_tree: printed without indentation to fit in one reply.]",
 				     note.len ? "\n" : "");
@@ -681,7 +742,9 @@ static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
 	yyjson_mut_obj_add_uint(d, s, "entries", t->entries);
 	yyjson_mut_obj_add_uint(d, s, "directories", t->dirs);
 	yyjson_mut_obj_add_uint(d, s, "files", t->files);
-	yyjson_mut_obj_add_bool(d, s, "truncated", t->truncated);
+	yyjson_mut_obj_add_bool(d, s, "truncated", t->truncated || shown < t->entries);
+	if (shown < t->entries)
+		yyjson_mut_obj_add_uint(d, s, "printed", shown);
 	if (len <= FILES_INLINE_MAX)
 		yyjson_mut_obj_add_val(d, s, "tree", arr);
 	free(text);
@@ -696,7 +759,7 @@ static void tree_done(void *ctx, int res, const struct rb_walk_stats *st)
 static int tree_run(struct rb_call *call)
 {
 	struct tree *t = calloc(1, sizeof(*t));
-	struct rb_walk_opts o = { .cls = rb_call_class(call) };
+	struct rb_walk_opts o = { .cls = rb_call_class(call), .dir_done = tree_dir_done };
 	int r;
 
 	if (!t)
@@ -732,7 +795,8 @@ const struct rb_tool rb_tool_directory_tree = {
 		       "a children array (possibly empty) and files have none. Symbolic links are listed as "
 		       "files, never followed. excludePatterns are glob patterns on paths relative to `path`; "
 		       "one without '*' also excludes that name anywhere. Stops after 100000 entries with a "
-		       "note. Only works within allowed directories.",
+		       "note; then every directory not read to the end has \"truncated\": true (its children are "
+		       "the ones seen, an empty array included). Only works within allowed directories.",
 	.input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
 		"\"path\":{\"type\":\"string\",\"description\":\"Directory at the top of the tree.\"},"
 		"\"excludePatterns\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"default\":[],"
@@ -740,13 +804,17 @@ const struct rb_tool rb_tool_directory_tree = {
 		"\"required\":[\"path\"]}",
 	.output_schema = "{\"type\":\"object\",\"properties\":{"
 		"\"entries\":{\"type\":\"integer\"},\"directories\":{\"type\":\"integer\"},\"files\":{\"type\":\"integer\"},"
-		"\"truncated\":{\"type\":\"boolean\",\"description\":\"True when the entry cap stopped the walk\"},"
+		"\"truncated\":{\"type\":\"boolean\",\"description\":\"True when the entry cap stopped the walk "
+		"or not every entry walked fits in one reply\"},"
+		"\"printed\":{\"type\":\"integer\",\"description\":\"Entries printed, when fewer than walked\"},"
 		"\"tree\":{\"type\":\"array\",\"description\":\"The tree, present when its text is at most 64 KiB "
 		"(otherwise only in the text content)\",\"items\":{\"$ref\":\"#/$defs/entry\"}}},"
 		"\"required\":[\"entries\",\"directories\",\"files\",\"truncated\"],"
 		"\"$defs\":{\"entry\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"
 		"\"type\":{\"type\":\"string\",\"enum\":[\"file\",\"directory\"]},"
-		"\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/entry\"}}},\"required\":[\"name\",\"type\"]}}}",
+		"\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/entry\"}},"
+		"\"truncated\":{\"type\":\"boolean\",\"description\":\"A directory the entry cap left "
+		"incomplete\"}},\"required\":[\"name\",\"type\"]}}}",
 	.read_only = true,
 	.idempotent = true,
 	.bulk = true,

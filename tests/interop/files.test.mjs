@@ -639,6 +639,44 @@ describe('bulk tools at scale', () => {
   });
 });
 
+describe('directory_tree over 8 MiB even without indentation', () => {
+  let dir, s;
+  const N = 60000; // names of 150 bytes: ~11 MB of compact JSON
+  before(async () => {
+    const base = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/rb-interop-') : tree({});
+    dir = fs.realpathSync(base);
+    fs.mkdirSync(path.join(dir, 'a'));
+    fs.mkdirSync(path.join(dir, 'b'));
+    fs.writeFileSync(path.join(dir, 'b', 'last.md'), '');
+    for (let i = 0; i < N; i++) fs.writeFileSync(path.join(dir, 'a', `${String(i).padStart(6, '0')}-${'n'.repeat(143)}.md`), '');
+    s = await connect({ roots: [dir] });
+  });
+  after(async () => {
+    await s.client.close();
+    rmtree(dir);
+  });
+
+  test('prints the first entries that fit, marks the directories it cut, and says how many', async () => {
+    const r = await ok(s.client, 'directory_tree', { path: '.' });
+    const sc = r.structuredContent;
+    assert.equal(sc.entries, N + 3);
+    assert.equal(sc.truncated, true);
+    assert.ok(sc.printed > N / 2 && sc.printed < N, `printed ${sc.printed}`);
+    const body = r.content[0].text;
+    assert.ok(body.length < 8 * 1024 * 1024);
+    const tr = JSON.parse(body);
+    assert.equal(tr[0].name, 'a');
+    assert.equal(tr[0].truncated, true);
+    assert.equal(tr[0].children.length, sc.printed - 1);
+    // Entries in order, the first ones: nothing skipped in between.
+    tr[0].children.forEach((c, i) => assert.ok(c.name.startsWith(String(i).padStart(6, '0')), c.name));
+    assert.equal(tr.length, 1, 'b comes after the cut');
+    const note = r.content.at(-1).text;
+    assert.match(note, new RegExp(`the first ${sc.printed} of the ${N + 3} entries walked are printed`));
+    assert.match(note, /printed without indentation/);
+  });
+});
+
 describe('cancellation', () => {
   let dir, s;
   const DIRS = 400, FILES = 250;
@@ -664,6 +702,32 @@ describe('cancellation', () => {
     await waitFor(`the fd count back to the baseline (${base})`, () => fdCount(s.pid) <= base,
       { describe: () => `${fdCount(s.pid)} fds` });
   }
+
+  test('directory_tree past its 100k-entry cap marks the directories it did not read to the end', async () => {
+    const r = await ok(s.client, 'directory_tree', { path: '.' });
+    assert.equal(r.structuredContent.truncated, true);
+    assert.equal(r.structuredContent.entries, 100000);
+    const tr = JSON.parse(r.content[0].text);
+    let marked = 0, whole = 0;
+    const check = (nodes, rel) => {
+      for (const n of nodes) {
+        if (n.type !== 'directory') continue;
+        const p = rel ? `${rel}/${n.name}` : n.name;
+        const onDisk = fs.readdirSync(path.join(dir, p)).length;
+        if (n.truncated) marked++;
+        else {
+          // Not marked: every entry is there (an unread directory never passes for an empty one).
+          assert.equal(n.children.length, onDisk, `${p}: ${n.children.length} children listed, ${onDisk} on disk, not marked`);
+          whole++;
+        }
+        check(n.children, p);
+      }
+    };
+    check(tr, '');
+    assert.ok(marked >= 1, 'some directory is marked truncated');
+    assert.ok(whole >= 1, 'some directory is complete');
+    assert.match(r.content.at(-1).text, /stopped after 100000 entries.*"truncated": true/);
+  });
 
   test('a long search_files reports progress through the SDK', async () => {
     const { r, progress } = await callSeeingProgress(s.client,
