@@ -242,7 +242,8 @@ struct rb_walk_opts {
 	bool stat_all;		/* statx every entry, directories and symlinks too */
 	enum rb_cap_class cls;
 	/* Optional: every entry of the directory rel ("." for the start) has
-	 * been reported. Never called once the walk stops (an entry callback's
+	 * been reported. Never called for a directory that could not be opened
+	 * or read to the end, nor once the walk stops (an entry callback's
 	 * abort, a cancel, an error), so a directory not reported done may be
 	 * incomplete. */
 	void (*dir_done)(void *ctx, const char *rel);

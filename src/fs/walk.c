@@ -69,6 +69,7 @@ struct walk_dir {
 	char *rel;  /* relative to the start ("." for the start itself) */
 	int depth;  /* 0 for the start */
 	bool used, eof;
+	bool failed; /* its open or a getdents failed: not every entry was reported */
 	unsigned chunks;
 	struct chunk *reading, *spare;
 };
@@ -333,6 +334,7 @@ static void dir_open(struct walk *w, struct walk_dir *d, struct pend *p)
 	d->w = w;
 	d->used = true;
 	d->eof = false;
+	d->failed = false;
 	d->fd = -1;
 	d->chunks = 0;
 	d->rel = p->rel;
@@ -382,6 +384,7 @@ static void dir_done(struct fs_req *fr)
 			d->fd = res;
 		} else {
 			d->eof = true;
+			d->failed = true;
 			if (!w->stopping) {
 				if (d->depth == 0)
 					walk_stop(w, fs_map_open_err(res, false));
@@ -407,6 +410,8 @@ static void dir_done(struct fs_req *fr)
 		c->refs = 1;
 		chunk_unref(c);
 		d->eof = true;
+		if (res < 0)
+			d->failed = true;
 		if (res < 0 && !w->stopping)
 			report_dir_error(w, d, res);
 		break;
@@ -516,7 +521,7 @@ static void pump(struct walk *w)
 			struct walk_dir *d = &w->dirs[i];
 			if (!d->used || d->state != D_IDLE || d->chunks || !(d->eof || w->stopping))
 				continue;
-			if (!w->stopping && w->o.dir_done)
+			if (!w->stopping && !d->failed && w->o.dir_done)
 				w->o.dir_done(w->ctx, d->rel); /* read to the end, every entry reported */
 			if (d->fd >= 0) {
 				dir_req(w, d, D_CLOSE, RB_IO_CLOSE, false, 0);

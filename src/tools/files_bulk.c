@@ -549,6 +549,13 @@ static int tree_entry(void *ctx, const struct rb_walk_entry *e)
 
 	if (excl_match(&t->ex, e->rel))
 		return dir ? 1 : 0;
+	if (dir && e->err && (n = tmap_get(t, e->rel, strlen(e->rel)))) {
+		/* Listed already, then it failed to open or read: its
+		 * children stop here, and it is said after the tree. */
+		if (t->unreadable++ < 20)
+			rb_sbuf_addf(&t->notes, "\n%s: %s", e->rel, rb_strerror(e->err));
+		return 0;
+	}
 	if (t->entries >= TREE_MAX_ENTRIES) {
 		t->truncated = true;
 		return -RB_E_LIMIT;
@@ -814,7 +821,7 @@ const struct rb_tool rb_tool_directory_tree = {
 		"\"type\":{\"type\":\"string\",\"enum\":[\"file\",\"directory\"]},"
 		"\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/entry\"}},"
 		"\"truncated\":{\"type\":\"boolean\",\"description\":\"A directory the entry cap left "
-		"incomplete\"}},\"required\":[\"name\",\"type\"]}}}",
+		"incomplete, or whose entries were left out to fit the reply\"}},\"required\":[\"name\",\"type\"]}}}",
 	.read_only = true,
 	.idempotent = true,
 	.bulk = true,

@@ -1985,6 +1985,14 @@ static int on_message_begin(llhttp_t *p)
 	return 0;
 }
 
+/* The method is known from here: an answer that refuses the request
+ * before its headers end (431) must know it was HEAD, and send no body. */
+static int on_method_complete(llhttp_t *p)
+{
+	pconn(p)->r.method = llhttp_get_method(p);
+	return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t n)
 {
 	struct conn *c = pconn(p);
@@ -3116,6 +3124,7 @@ int rb_http_new(struct rb_http **out, const struct rb_http_opts *o)
 	h->accept_op.complete = accept_done;
 	llhttp_settings_init(&h->settings);
 	h->settings.on_message_begin = on_message_begin;
+	h->settings.on_method_complete = on_method_complete;
 	h->settings.on_url = on_url;
 	h->settings.on_header_field = on_header_field;
 	h->settings.on_header_value = on_header_value;

@@ -78,8 +78,9 @@ struct client {
 	bool eof;	  /* the server closed it (read 0 or a reset) */
 	bool hung_up;	  /* we shut our write side */
 	/* The requests sent, as a parser sees them: the method of each one
-	 * whose headers are complete, in order (a response to HEAD has no
-	 * body, whatever its Content-Length says). */
+	 * whose method is complete, in order (a response to HEAD has no body,
+	 * whatever its Content-Length says: the server knows the method from
+	 * the same point, so a 431 to a HEAD has none either). */
 	llhttp_t req_parser;
 	bool req_parse_over; /* it stopped: a parse error or an upgrade */
 	unsigned char methods[256];
@@ -208,7 +209,7 @@ static void run_for(unsigned ms)
 	}
 }
 
-static int req_headers_done(llhttp_t *p)
+static int req_method_done(llhttp_t *p)
 {
 	struct client *c = p->data;
 	if (c->nreq < sizeof(c->methods))
@@ -244,7 +245,7 @@ static struct client *cl_get(struct rb_http *h, int i)
 	if (c->fd >= 0)
 		return c;
 	llhttp_settings_init(&req_settings);
-	req_settings.on_headers_complete = req_headers_done;
+	req_settings.on_method_complete = req_method_done;
 	llhttp_init(&c->req_parser, HTTP_REQUEST, &req_settings);
 	c->req_parser.data = c;
 	FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
