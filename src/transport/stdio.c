@@ -10,7 +10,8 @@
  *             read()/write() on the loop thread. O_NONBLOCK is set only on
  *             pipes and sockets (a tty's description is usually shared with
  *             stderr and the shell) and restored at the end; regular files
- *             are always ready.
+ *             are always ready. Reading stops at a short read (a blocking
+ *             tty must not be read twice per poll).
  *
  * Reading: 64 KiB chunks into rb_lines (size limit, oversized lines counted
  * and dropped without being buffered). Reading pauses while too many calls
@@ -484,7 +485,12 @@ static void read_ready(struct rb_poll *p, int revents)
 		n = read(st->o.in_fd, buf, READ_CHUNK);
 		if (n > 0) {
 			rb_lines_commit(&st->lines, (size_t)n);
-			if (must_pause(st))
+			/* A short read took all there was (libuv's rule too); the
+			 * poll tells when more comes. Reading again would cost a
+			 * syscall per request to hear EAGAIN on a pipe, and on a
+			 * stdin left blocking (a terminal) it would block the loop
+			 * until the next line: no reply to this one meanwhile. */
+			if (must_pause(st) || (size_t)n < READ_CHUNK)
 				break;
 		} else if (n == 0) {
 			on_eof(st);
