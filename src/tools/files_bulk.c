@@ -549,7 +549,7 @@ static int tree_entry(void *ctx, const struct rb_walk_entry *e)
 
 	if (excl_match(&t->ex, e->rel))
 		return dir ? 1 : 0;
-	if (dir && e->err && (n = tmap_get(t, e->rel, strlen(e->rel)))) {
+	if (dir && e->err && tmap_get(t, e->rel, strlen(e->rel))) {
 		/* Listed already, then it failed to open or read: its
 		 * children stop here, and it is said after the tree. */
 		if (t->unreadable++ < 20)
