@@ -546,7 +546,11 @@ static void check_malformed_close(const char *b, size_t n)
 		const char *next = body ? memmem(body, (size_t)(end - body), "HTTP/1.1 ", 9) : NULL;
 		if (!body)
 			return;
-		if (memmem(body, (size_t)((next ? next : end) - body), "\"Bad Request: malformed HTTP (", 30))
+		/* The body's own message, not a client's text it quotes (an
+		 * unsupported MCP-Protocol-Version is echoed in its 400). */
+		static const char mal[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+					  "\"message\":\"Bad Request: malformed HTTP (";
+		if ((size_t)((next ? next : end) - body) >= sizeof(mal) - 1 && !memcmp(body, mal, sizeof(mal) - 1))
 			FZ_CHECK(memmem(p, (size_t)(he - p), "\r\nConnection: close\r\n", 21) != NULL);
 		p = body;
 	}
