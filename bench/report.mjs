@@ -193,9 +193,20 @@ function reading() {
     // say where the time went instead (CPUs in use = server CPU / wall).
     const cores = c => { const cp = med(it.w.id, c, 'cpu_s'), wl = med(it.w.id, c, 'wall_s'); return cp != null && wl ? cp / wl : null; };
     const ku = cores('rb-uring'), kb = cores(it.best);
+    // What keeps the loop thread busy, per workload.
+    const loopWork = {
+      validate: 'the markdown parse and link checks, ~20 µs per file',
+      mixed: 'the markdown parse and link checks of the validation, ~20 µs per file',
+      mixed_read: 'building the large JSON replies',
+      read: 'building the large JSON replies',
+      search_sub: 'matching every line of every file with PCRE2',
+      search_re: 'matching every line of every file with PCRE2 (JIT)',
+      search_names: 'glob matching every name',
+      tree: 'building the JSON tree',
+    };
     const poolWhy = v === 'pool' && ku != null && kb != null
       ? ` Why: the I/O is not where the time goes. ringbank-uring kept ${fmt(ku)} CPUs busy and ${label(it.best)} ${fmt(kb)}: ${ku >= 0.85
-        ? 'the io_uring variant does all its work on its one loop thread, and that thread is saturated by the CPU work of the tool itself (for validation the markdown parse, ~20 µs per file, on the loop thread), while the pool\'s workers do the syscalls on the second core at the same time, so the pool finishes sooner although it spends more CPU in all'
+        ? `the io_uring variant does all its work on its one loop thread, and that thread is saturated by the CPU work of the tool itself (${loopWork[it.w.id] ?? 'building the replies'}, on the loop thread), while the pool's workers do the syscalls on the second core at the same time, so the pool finishes sooner although it spends more CPU in all`
         : 'neither variant saturates a core, so the difference is waiting (cold I/O or the client), not CPU'}; the ring still makes far fewer syscalls${ringShape(it.w)}.`
       : '';
     const mech = poolWhy || (why[it.w.id] ? ` Why: ${why[it.w.id](it.w)}.` : '');
