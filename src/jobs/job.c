@@ -262,7 +262,7 @@ int rb_jobs_new(struct rb_jobs **out, struct rb_fs *fs, const struct rb_jobs_opt
 		dir = r < 0 ? "" : dflt;
 	}
 	if (*dir) {
-		r = store_open_dir(dir);
+		r = store_open_dir(dir, !jobs->o.state_dir);
 		if (r < 0) {
 			rb_log(RB_LOG_WARNING, "jobs: state directory %s: %s; jobs are kept in memory only", dir,
 			       rb_strerror(r));

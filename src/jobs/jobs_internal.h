@@ -189,8 +189,10 @@ void store_load_one(struct rb_jobs *jobs, const char *id, bool want_result,
 		    void (*cb)(void *ctx, int res, struct jrec *rec, const char *why), void *ctx);
 /* Start-up identity of this process. */
 void store_identity(struct owner *me);
-/* The state dir: create, open. Returns the fd or -errno. */
-int store_open_dir(const char *path);
+/* The state dir: create (mkdir -p), open; returns the fd or -errno. The
+ * default one is made 0700 when others could enter it, a named one only
+ * draws a warning. */
+int store_open_dir(const char *path, bool is_default);
 
 /* ---- view.c ----------------------------------------------------------------- */
 void iso_time(int64_t ms, char out[32]);

@@ -124,14 +124,29 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-int store_open_dir(const char *path)
+int store_open_dir(const char *path, bool is_default)
 {
 	int r = mkdirs(path), fd;
+	struct stat st;
 
 	if (r < 0)
 		return r;
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	/* Job records hold results of reads: a directory others can enter
+	 * (made before us, or by hand) shows them. Our own default directory
+	 * is closed again; one the user named is theirs to decide: said. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) && st.st_uid == geteuid()) {
+		if (is_default && chmod(path, st.st_mode & 0700) == 0)
+			rb_log(RB_LOG_NOTICE, "jobs: state directory %s was mode %04o; made %04o (job records hold "
+			       "the results of reads)", path, (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 0700));
+		else
+			rb_log(RB_LOG_WARNING, "jobs: state directory %s is mode %04o: other users may read job "
+			       "records (the results of reads); chmod 700 it unless that is meant", path,
+			       (unsigned)(st.st_mode & 07777));
+	}
+	return fd;
 }
 
 /* A path beneath the state dir (or /proc), in the rb_path form the fs

@@ -160,6 +160,32 @@ static void check_state_dir(struct env *e)
 		ASSERT_EQ(st.st_mode & 0777, 0700);
 	}
 	rb_jobs_free(jobs);
+	/* Made 0755 by someone else: a named directory is left as it is (a
+	 * warning), the default one is closed to others. */
+	ASSERT_EQ(chmod(path, 0755), 0);
+	ASSERT_EQ(rb_jobs_new(&jobs, e->fs, &o), 0);
+	ASSERT(rb_jobs_state_dir(jobs));
+	rb_jobs_free(jobs);
+	{
+		struct stat st;
+		char xdg[4200], dflt[4300];
+		ASSERT_EQ(stat(path, &st), 0);
+		ASSERT_EQ(st.st_mode & 0777, 0755);
+		snprintf(xdg, sizeof(xdg), "%s/xdg", e->dir);
+		snprintf(dflt, sizeof(dflt), "%s/ringbank", xdg);
+		ASSERT_EQ(mkdir(xdg, 0755), 0);
+		ASSERT_EQ(mkdir(dflt, 0755), 0);
+		ASSERT_EQ(chmod(dflt, 0755), 0);
+		setenv("XDG_STATE_HOME", xdg, 1);
+		o.state_dir = NULL;
+		ASSERT_EQ(rb_jobs_new(&jobs, e->fs, &o), 0);
+		ASSERT(rb_jobs_state_dir(jobs));
+		rb_jobs_free(jobs);
+		unsetenv("XDG_STATE_HOME");
+		ASSERT_EQ(stat(dflt, &st), 0);
+		ASSERT_EQ(st.st_mode & 0777, 0700);
+		o.state_dir = path;
+	}
 	/* A file where the directory should be: memory only, still working. */
 	t_write_file(e->dir, "notadir", "x", 1);
 	snprintf(path, sizeof(path), "%s/notadir/state", e->dir);
