@@ -120,6 +120,12 @@ bool rb_utf8_valid(const char *s, size_t len)
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
 		int n;
+		uint64_t w;
+		/* ASCII, the common case, 8 bytes at a time. */
+		while (i + 8 <= len && (memcpy(&w, u + i, 8), !(w & 0x8080808080808080ull)))
+			i += 8;
+		if (i >= len)
+			break;
 		if (u[i] < 0x80) {
 			i++;
 			continue;
