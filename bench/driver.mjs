@@ -31,6 +31,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { listBank, stride, pool } from './bank.mjs';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CLK_TCK = 100;
 
@@ -174,13 +176,6 @@ function median(xs) {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
-async function pool(items, conc, fn) {
-  let i = 0;
-  const workers = Array.from({ length: Math.min(conc, items.length) }, async () => {
-    while (i < items.length) { const k = i++; await fn(items[k], k); }
-  });
-  await Promise.all(workers);
-}
 function textOf(res) {
   let n = 0, head = '';
   for (const c of res.content || []) if (c.type === 'text') { n += c.text.length; if (head.length < 400) head += c.text.slice(0, 400 - head.length); }
@@ -201,26 +196,6 @@ function checked(res, what) {
 }
 
 // ---------------------------------------------------------------- the bank
-function listBank(root) {
-  const files = [];
-  const walk = rel => {
-    const ents = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
-    ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of ents) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r); else if (e.isFile()) files.push(r);
-    }
-  };
-  walk('');
-  return files;
-}
-function stride(list, n) {
-  if (n >= list.length) return list.slice();
-  const out = [];
-  const step = list.length / n;
-  for (let k = 0; k < n; k++) out.push(list[Math.floor(k * step)]);
-  return out;
-}
 
 log(`listing ${opt.bank}`);
 const bankFiles = listBank(opt.bank);

@@ -40,6 +40,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
+import { listBank, stride, pool } from './bank.mjs';
+
 const CLK_TCK = 100;
 const REPLY_LIMIT = 8 * 1048576; // --max-reply-bytes default
 
@@ -77,19 +79,6 @@ const NAME_EXACT = '**/*-cache.md';
 function sh(cmd) {
   return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', maxBuffer: 1 << 30 }).trim();
 }
-function listBank(root) {
-  const files = [];
-  const walk = rel => {
-    const ents = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
-    ents.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-    for (const e of ents) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(r); else if (e.isFile()) files.push(r);
-    }
-  };
-  walk('');
-  return files;
-}
 function truth() {
   try {
     const t = JSON.parse(fs.readFileSync(opt.truth, 'utf8'));
@@ -123,13 +112,6 @@ const T = truth();
 log(`bank: ${T.files} files, ${T.directories} directories, ${T.projects.length} projects; grep: ${T.grep_lines} lines in ${T.grep_files} files; names: ${T.name_matches} / ${T.name_exact_matches}`);
 const bankFiles = listBank(opt.bank);
 if (bankFiles.length !== T.files) throw new Error(`the bank changed: ${bankFiles.length} files now, ${T.files} in ${opt.truth}`);
-function stride(list, n) {
-  if (n >= list.length) return list.slice();
-  const out = [];
-  const step = list.length / n;
-  for (let k = 0; k < n; k++) out.push(list[Math.floor(k * step)]);
-  return out;
-}
 const readSet = stride(bankFiles, opt.readFiles).map(f => path.join(opt.bank, f));
 const infoSet = stride(bankFiles, opt.infoFiles).map(f => path.join(opt.bank, f));
 
@@ -208,12 +190,6 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
 function text(res) { return (res.content || []).filter(c => c.type === 'text').map(c => c.text).join('\n'); }
 function check(rec, name, expected, got, ok = expected === got) {
   rec.checks.push({ name, expected, got, ok });
-}
-async function pool(items, conc, fn) {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(conc, items.length) }, async () => {
-    while (i < items.length) { const k = i++; await fn(items[k], k); }
-  }));
 }
 
 // ---------------------------------------------------------------- workloads

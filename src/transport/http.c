@@ -2094,8 +2094,7 @@ static int on_headers_complete(llhttp_t *p)
 	struct req *r = &c->r;
 	bool has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
 
-	r->method = llhttp_get_method(p);
-	r->upgrade = llhttp_get_upgrade(p);
+	r->upgrade = llhttp_get_upgrade(p); /* r->method: on_method_complete */
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->h->o.max_body_bytes) {
 		r->err_status = 413;
 		r->err_msg = "body over the limit";

@@ -61,7 +61,12 @@ export const PATIENCE_MS = 30000;
 // A raw server: write bytes, read JSON lines. next() resolves with the next
 // parsed stdout message (rejects after ms); exited resolves {code, signal}.
 export function raw(roots, extra = []) {
-  const child = spawn(RB_BIN, serveArgs(roots, extra), { stdio: ['pipe', 'pipe', 'pipe'] });
+  return rawChild(spawn(RB_BIN, serveArgs(roots, extra), { stdio: ['pipe', 'pipe', 'pipe'] }));
+}
+
+// The same for a server started some other way (child: spawned with three
+// pipes; its stdout carries the server's messages).
+export function rawChild(child) {
   live.add(child);
   const queue = [];
   const waiters = [];
@@ -192,6 +197,26 @@ export async function callSeeingProgress(client, params, { tries = 10, ...opts }
     const r = await client.callTool(params, undefined, { ...opts, onprogress: (p) => progress.push(p) });
     if (progress.length || i >= tries) return { r, progress, tries: i };
   }
+}
+
+// callTool aborted (AbortSignal) at its first progress notification; made
+// again, up to `tries` times, when the call answered instead (its progress
+// was dropped by the SDK: see callSeeingProgress). Resolves once a call was
+// aborted while in flight (the SDK rejects it with -32001); throws when
+// every try answered, or when progress came after the abort.
+export async function abortAtFirstProgress(client, params, { tries = 10 } = {}) {
+  for (let i = 1; i <= tries; i++) {
+    const ac = new AbortController();
+    let progressed = 0;
+    const call = client.callTool(params, undefined,
+      { signal: ac.signal, onprogress: () => { if (++progressed === 1) ac.abort('test'); } });
+    const answered = await call.then(() => true, () => false);
+    if (!answered) {
+      if (progressed !== 1) throw new Error(`aborted while in flight: ${progressed} progress notifications seen`);
+      return;
+    }
+  }
+  throw new Error(`the call answered before its first progress reached the SDK's handler ${tries} times`);
 }
 
 // Polls fn() (sync or async) every `every` ms until it returns something

@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
-import { RB_BIN, RB_IO, PATIENCE_MS, raw, tree, rmtree, sleep } from './lib.mjs';
+import { RB_BIN, RB_IO, raw, rawChild, tree, rmtree, sleep } from './lib.mjs';
 
 let root;
 before(() => {
@@ -49,42 +49,10 @@ function havePython() {
 // build directory, else the test that needs it is skipped.
 const NORING = path.join(path.dirname(RB_BIN), 'tests/unit/loop/noring');
 
-// A server (argv: the command) whose stdin is a terminal; send(obj),
-// response(id), end().
+// A server (argv: the command) whose stdin is a terminal (lib.mjs's raw
+// server: send(obj), response(id), close()).
 function onTerminal(argv) {
-  const child = spawn('python3', ['-c', PTY_HELPER, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines = [];
-  const waiters = [];
-  let buf = '';
-  let log = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (s) => {
-    buf += s;
-    for (let i; (i = buf.indexOf('\n')) >= 0;) {
-      lines.push(JSON.parse(buf.slice(0, i)));
-      buf = buf.slice(i + 1);
-      while (waiters.length) waiters.shift()();
-    }
-  });
-  child.stderr.on('data', (b) => { log += b.toString(); });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    exited,
-    send(obj) { child.stdin.write(JSON.stringify(obj) + '\n'); },
-    end() { child.stdin.end(); },
-    kill() { child.kill('SIGKILL'); },
-    // The response with this id; rejects after PATIENCE_MS (a hang detector).
-    async response(id) {
-      const end = Date.now() + PATIENCE_MS;
-      for (;;) {
-        const m = lines.find((x) => x.id === id && !x.method);
-        if (m) return m;
-        const left = end - Date.now();
-        if (left <= 0) throw new Error(`hung: no response to ${id} in ${PATIENCE_MS} ms; stderr:\n${log}`);
-        await new Promise((r) => { const t = setTimeout(r, left); waiters.push(() => { clearTimeout(t); r(); }); });
-      }
-    },
-  };
+  return rawChild(spawn('python3', ['-c', PTY_HELPER, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] }));
 }
 
 // initialize, ping and a tool call, each sent only once the answer to the
@@ -104,8 +72,7 @@ async function terminalSession(argv) {
     const r = await s.response(3);
     assert.equal(r.result.isError, undefined);
     assert.equal(r.result.content[0].text, '# note\nline two\n');
-    s.end();
-    assert.equal((await s.exited).code, 0);
+    assert.equal((await s.close()).code, 0);
   } finally {
     s.kill();
   }

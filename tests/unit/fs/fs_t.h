@@ -74,6 +74,17 @@ static inline void env_path(struct env *e, const char *rel, char *out, size_t n)
 	snprintf(out, n, "%s/%s", e->dir, rel);
 }
 
+/* lstat of a path under the env's directory (fails the test on error). */
+static inline struct stat env_lstat(struct env *e, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	env_path(e, rel, p, sizeof(p));
+	if (lstat(p, &st) < 0)
+		T_FAIL("lstat %s: %s", p, strerror(errno));
+	return st;
+}
+
 static inline struct rb_path env_resolve(struct env *e, const char *client)
 {
 	struct rb_path p;

@@ -40,26 +40,11 @@
 
 static bool is_root;
 
-static void path_of(struct env *e, const char *rel, char *out)
-{
-	env_path(e, rel, out, PATH_MAX);
-}
-
-static struct stat lst(struct env *e, const char *rel)
-{
-	char p[PATH_MAX];
-	struct stat st;
-	path_of(e, rel, p);
-	if (lstat(p, &st) < 0)
-		T_FAIL("lstat %s: %s", p, strerror(errno));
-	return st;
-}
-
 static bool there(struct env *e, const char *rel)
 {
 	char p[PATH_MAX];
 	struct stat st;
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	return lstat(p, &st) == 0;
 }
 
@@ -68,7 +53,7 @@ static bool has(struct env *e, const char *rel, const char *content)
 	char p[PATH_MAX], *got;
 	size_t len;
 	bool r;
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	got = slurp(p, &len);
 	if (!got)
 		return false;
@@ -85,7 +70,7 @@ static void put(struct env *e, const char *rel, const char *content)
 static void mk(struct env *e, const char *rel)
 {
 	char p[PATH_MAX];
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	if (mkdir(p, 0755) < 0 && errno != EEXIST)
 		T_FAIL("mkdir %s: %s", p, strerror(errno));
 }
@@ -93,7 +78,7 @@ static void mk(struct env *e, const char *rel)
 static void rm(struct env *e, const char *rel)
 {
 	char p[PATH_MAX];
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	if (unlink(p) < 0 && errno == EISDIR)
 		rmdir(p);
 }
@@ -112,11 +97,11 @@ static void test_owner(struct env *e)
 		return;
 	}
 	put(e, "owned.md", "old");
-	path_of(e, "owned.md", p);
+	env_path(e, "owned.md", p, PATH_MAX);
 	ASSERT_EQ(chown(p, 12345, 12345), 0);
 	ASSERT_EQ(chmod(p, 0640), 0);
 	ASSERT_EQ(t_write(e, "owned.md", "new", 3, 0), 0);
-	st = lst(e, "owned.md");
+	st = env_lstat(e, "owned.md");
 	ASSERT_EQ(st.st_uid, 12345);
 	ASSERT_EQ(st.st_gid, 12345);
 	ASSERT_EQ(st.st_mode & 07777, 0640);
@@ -125,7 +110,7 @@ static void test_owner(struct env *e)
 	/* The group alone differs. */
 	ASSERT_EQ(chown(p, 0, 12345), 0);
 	ASSERT_EQ(t_write(e, "owned.md", "newer", 5, 0), 0);
-	st = lst(e, "owned.md");
+	st = env_lstat(e, "owned.md");
 	ASSERT_EQ(st.st_uid, 0);
 	ASSERT_EQ(st.st_gid, 12345);
 
@@ -133,7 +118,7 @@ static void test_owner(struct env *e)
 	ASSERT_EQ(chown(p, 12345, 12345), 0);
 	ASSERT_EQ(chmod(p, 04754), 0);
 	ASSERT_EQ(t_write(e, "owned.md", "suid", 4, 0), 0);
-	st = lst(e, "owned.md");
+	st = env_lstat(e, "owned.md");
 	ASSERT_EQ(st.st_uid, 12345);
 	ASSERT_EQ(st.st_mode & 07777, 04754);
 	ASSERT(has(e, "owned.md", "suid"));
@@ -141,7 +126,7 @@ static void test_owner(struct env *e)
 	/* Root may write someone else's 0644 file in place, so it may replace it. */
 	ASSERT_EQ(chmod(p, 0644), 0);
 	ASSERT_EQ(t_write(e, "owned.md", "again", 5, 0), 0);
-	ASSERT_EQ(lst(e, "owned.md").st_uid, 12345);
+	ASSERT_EQ(env_lstat(e, "owned.md").st_uid, 12345);
 	no_temps(e);
 }
 
@@ -151,14 +136,14 @@ static void test_links(struct env *e)
 	size_t n;
 
 	put(e, "a.md", "old");
-	path_of(e, "a.md", a);
-	path_of(e, "b.md", b);
+	env_path(e, "a.md", a, PATH_MAX);
+	env_path(e, "b.md", b, PATH_MAX);
 	ASSERT_EQ(link(a, b), 0);
 	ASSERT_EQ(t_write(e, "a.md", "new", 3, 0), RB_FS_WROTE_LINKS_SPLIT);
 	ASSERT(has(e, "a.md", "new"));
 	ASSERT(has(e, "b.md", "old"));
-	ASSERT_EQ(lst(e, "a.md").st_nlink, 1);
-	ASSERT_EQ(lst(e, "b.md").st_nlink, 1);
+	ASSERT_EQ(env_lstat(e, "a.md").st_nlink, 1);
+	ASSERT_EQ(env_lstat(e, "b.md").st_nlink, 1);
 	/* Split now: the next write has nothing to report. */
 	ASSERT_EQ(t_write(e, "a.md", "newer", 5, 0), 0);
 	ASSERT(has(e, "b.md", "old"));
@@ -191,12 +176,12 @@ static void test_read_only(struct env *e)
 	size_t i;
 
 	put(e, "ro.md", "frozen");
-	path_of(e, "ro.md", p);
+	env_path(e, "ro.md", p, PATH_MAX);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		ASSERT_EQ(chmod(p, modes[i]), 0);
 		ASSERT_EQ(t_write(e, "ro.md", "thawed", 6, 0), -RB_E_READ_ONLY);
 		ASSERT(has(e, "ro.md", "frozen"));
-		ASSERT_EQ(lst(e, "ro.md").st_mode & 07777, modes[i]);
+		ASSERT_EQ(env_lstat(e, "ro.md").st_mode & 07777, modes[i]);
 		no_temps(e);
 	}
 	/* One write bit anywhere is enough for the owner's... */
@@ -241,7 +226,7 @@ static void test_xattrs(struct env *e)
 	mode_t mode;
 
 	put(e, "x.md", "old");
-	path_of(e, "x.md", p);
+	env_path(e, "x.md", p, PATH_MAX);
 	if (setxattr(p, "user.rb-test", "kept", 4, 0) < 0) {
 		fprintf(stderr, "SKIP (part): user.* xattrs: %s on this filesystem\n", strerror(errno));
 	} else {
@@ -258,12 +243,12 @@ static void test_xattrs(struct env *e)
 	}
 	nb = getxattr(p, "system.posix_acl_access", before, sizeof(before));
 	ASSERT(nb > 0);
-	mode = lst(e, "x.md").st_mode & 07777;
+	mode = env_lstat(e, "x.md").st_mode & 07777;
 	ASSERT_EQ(t_write(e, "x.md", "newer", 5, 0), 0);
 	n = getxattr(p, "system.posix_acl_access", val, sizeof(val));
 	ASSERT_EQ(n, nb);
 	ASSERT(!memcmp(val, before, (size_t)n));
-	ASSERT_EQ(lst(e, "x.md").st_mode & 07777, mode);
+	ASSERT_EQ(env_lstat(e, "x.md").st_mode & 07777, mode);
 	ASSERT(has(e, "x.md", "newer"));
 	no_temps(e);
 }
@@ -564,7 +549,7 @@ static void unpriv_child(enum rb_io_kind k, const char *dir)
 	 * the group, mode and user.* attribute are kept, and that is said.
 	 * Without /proc, a kernel older than 6.13 (no listxattrat) cannot read
 	 * the old file's attributes: then that is said too. */
-	path_of(&e, "shared.md", p);
+	env_path(&e, "shared.md", p, PATH_MAX);
 	xattr_set = getxattr(p, "user.rb-test", v, sizeof(v)) == 4;
 	xattrat = syscall(465 /* listxattrat */, AT_FDCWD, "/", 0, NULL, 0) >= 0 || errno != ENOSYS;
 	want = RB_FS_WROTE_OWNER_CHANGED | (xattr_set && !xattrat ? RB_FS_WROTE_XATTRS_LOST : 0);
@@ -577,7 +562,7 @@ static void unpriv_child(enum rb_io_kind k, const char *dir)
 	}
 	/* Our own file: nothing to say. */
 	ASSERT_EQ(t_write(&e, "mine.md", "new", 3, 0), 0);
-	ASSERT_EQ(lst(&e, "mine.md").st_mode & 07777, 0600);
+	ASSERT_EQ(env_lstat(&e, "mine.md").st_mode & 07777, 0600);
 	/* No write access to the file itself: refused, though the directory
 	 * would let a rename replace it. */
 	ASSERT_EQ(t_write(&e, "other.md", "new", 3, 0), -EACCES);
@@ -626,25 +611,25 @@ static void test_unprivileged(enum rb_io_kind k)
 	e.dir = dir;
 	ASSERT_EQ(chmod(dir, 0777), 0);
 	put(&e, "shared.md", "old");
-	path_of(&e, "shared.md", p);
+	env_path(&e, "shared.md", p, PATH_MAX);
 	ASSERT_EQ(chown(p, OTHER_UID, SHARED_GID), 0);
 	ASSERT_EQ(chmod(p, 0664), 0);
 	if (setxattr(p, "user.rb-test", "kept", 4, 0) < 0)
 		fprintf(stderr, "note: no user.* xattrs here (%s): not checked for the unprivileged writer\n",
 			strerror(errno));
 	put(&e, "other.md", "old");
-	path_of(&e, "other.md", p);
+	env_path(&e, "other.md", p, PATH_MAX);
 	ASSERT_EQ(chown(p, OTHER_UID, SHARED_GID), 0);
 	ASSERT_EQ(chmod(p, 0644), 0);
 	put(&e, "ro.md", "old");
-	path_of(&e, "ro.md", p);
+	env_path(&e, "ro.md", p, PATH_MAX);
 	ASSERT_EQ(chown(p, ME_UID, SHARED_GID), 0);
 	ASSERT_EQ(chmod(p, 0444), 0);
 	put(&e, "mine.md", "old");
-	path_of(&e, "mine.md", p);
+	env_path(&e, "mine.md", p, PATH_MAX);
 	ASSERT_EQ(chown(p, ME_UID, SHARED_GID), 0);
 	ASSERT_EQ(chmod(p, 0600), 0);
-	path_of(&e, "wonly", p);
+	env_path(&e, "wonly", p, PATH_MAX);
 	ASSERT_EQ(mkdir(p, 0755), 0);
 	ASSERT_EQ(chmod(p, 0333), 0);
 
@@ -661,12 +646,12 @@ static void test_unprivileged(enum rb_io_kind k)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			T_FAIL("unprivileged child on %s: status %d", kname(k), status);
 		/* Seen from outside: our uid, the group and mode kept. */
-		path_of(&e, "shared.md", p);
+		env_path(&e, "shared.md", p, PATH_MAX);
 		ASSERT_EQ(stat(p, &st), 0);
 		ASSERT_EQ(st.st_uid, ME_UID);
 		ASSERT_EQ(st.st_gid, SHARED_GID);
 		ASSERT_EQ(st.st_mode & 07777, 0664);
-		path_of(&e, "other.md", p);
+		env_path(&e, "other.md", p, PATH_MAX);
 		ASSERT_EQ(stat(p, &st), 0);
 		ASSERT_EQ(st.st_uid, OTHER_UID);
 	}

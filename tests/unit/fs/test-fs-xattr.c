@@ -73,21 +73,6 @@ static bool x_setup(struct env *e, int cfg)
 	return true;
 }
 
-static void path_of(struct env *e, const char *rel, char *out)
-{
-	env_path(e, rel, out, PATH_MAX);
-}
-
-static struct stat lst(struct env *e, const char *rel)
-{
-	char p[PATH_MAX];
-	struct stat st;
-	path_of(e, rel, p);
-	if (lstat(p, &st) < 0)
-		T_FAIL("lstat %s: %s", p, strerror(errno));
-	return st;
-}
-
 static void put(struct env *e, const char *rel, const char *content)
 {
 	t_write_file(e->dir, rel, content, strlen(content));
@@ -98,7 +83,7 @@ static bool has(struct env *e, const char *rel, const char *content)
 	char p[PATH_MAX], *got;
 	size_t len;
 	bool r;
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	got = slurp(p, &len);
 	if (!got)
 		return false;
@@ -110,7 +95,7 @@ static bool has(struct env *e, const char *rel, const char *content)
 static void no_temps(struct env *e, const char *sub)
 {
 	char p[PATH_MAX];
-	path_of(e, sub, p);
+	env_path(e, sub, p, PATH_MAX);
 	if (count_names(p, ".rb-") > 0)
 		T_FAIL("temp file left in %s", p);
 }
@@ -118,7 +103,7 @@ static void no_temps(struct env *e, const char *sub)
 static void mkdir_mode(struct env *e, const char *rel, mode_t mode)
 {
 	char p[PATH_MAX];
-	path_of(e, rel, p);
+	env_path(e, rel, p, PATH_MAX);
 	ASSERT_EQ(mkdir(p, 0755), 0);
 	ASSERT_EQ(chmod(p, mode), 0);
 }
@@ -164,17 +149,17 @@ static void test_setgid_dir(struct env *e)
 		return;
 	}
 	mkdir_mode(e, "sg", 0755);
-	path_of(e, "sg", p);
+	env_path(e, "sg", p, PATH_MAX);
 	ASSERT_EQ(chown(p, 0, 12345), 0);
 	ASSERT_EQ(chmod(p, 02775), 0);
 
 	/* A file we gave our own group: the temp is born with 12345. */
 	put(e, "sg/ours.md", "old");
-	path_of(e, "sg/ours.md", p);
-	ASSERT_EQ(lst(e, "sg/ours.md").st_gid, 12345); /* inherited, as the temp's will be */
+	env_path(e, "sg/ours.md", p, PATH_MAX);
+	ASSERT_EQ(env_lstat(e, "sg/ours.md").st_gid, 12345); /* inherited, as the temp's will be */
 	ASSERT_EQ(chown(p, geteuid(), getegid()), 0);
 	ASSERT_EQ(t_write(e, "sg/ours.md", "new", 3, 0), 0);
-	st = lst(e, "sg/ours.md");
+	st = env_lstat(e, "sg/ours.md");
 	ASSERT_EQ(st.st_uid, geteuid());
 	ASSERT_EQ(st.st_gid, getegid());
 	ASSERT_EQ(st.st_mode & 07777, 0644);
@@ -183,7 +168,7 @@ static void test_setgid_dir(struct env *e)
 	/* A file with the directory's group keeps it. */
 	put(e, "sg/theirs.md", "old");
 	ASSERT_EQ(t_write(e, "sg/theirs.md", "new", 3, 0), 0);
-	ASSERT_EQ(lst(e, "sg/theirs.md").st_gid, 12345);
+	ASSERT_EQ(env_lstat(e, "sg/theirs.md").st_gid, 12345);
 	no_temps(e, "sg");
 }
 
@@ -194,19 +179,19 @@ static void test_default_acl_dir(struct env *e)
 	char p[PATH_MAX];
 
 	mkdir_mode(e, "dacl", 0755);
-	path_of(e, "dacl", p);
+	env_path(e, "dacl", p, PATH_MAX);
 	if (setxattr(p, "system.posix_acl_default", dacl, dlen, 0) < 0) {
 		fprintf(stderr, "SKIP (part): default ACLs: %s on this filesystem\n", strerror(errno));
 		return;
 	}
 	/* What a new file there is born with: the ACL's other --- replaces the umask. */
 	put(e, "dacl/probe", "");
-	ASSERT_EQ(lst(e, "dacl/probe").st_mode & 0777, 0640);
+	ASSERT_EQ(env_lstat(e, "dacl/probe").st_mode & 0777, 0640);
 	put(e, "dacl/f.md", "old");
-	path_of(e, "dacl/f.md", p);
+	env_path(e, "dacl/f.md", p, PATH_MAX);
 	ASSERT_EQ(chmod(p, 0644), 0);
 	ASSERT_EQ(t_write(e, "dacl/f.md", "new", 3, 0), 0);
-	ASSERT_EQ(lst(e, "dacl/f.md").st_mode & 07777, 0644);
+	ASSERT_EQ(env_lstat(e, "dacl/f.md").st_mode & 07777, 0644);
 	ASSERT(has(e, "dacl/f.md", "new"));
 	no_temps(e, "dacl");
 }
@@ -219,11 +204,11 @@ static void test_default_acl_dir(struct env *e)
 static void x_setup_file(struct env *e)
 {
 	char p[PATH_MAX];
-	path_of(e, "x.md", p);
+	env_path(e, "x.md", p, PATH_MAX);
 	if (unlink(p) < 0 && errno != ENOENT)
 		T_FAIL("unlink %s: %s", p, strerror(errno));
 	put(e, "x.md", "old");
-	path_of(e, "x.md", p);
+	env_path(e, "x.md", p, PATH_MAX);
 	ASSERT_EQ(chmod(p, 0644), 0);
 	ASSERT_EQ(setxattr(p, "user.a", "alpha", 5, 0), 0);
 	ASSERT_EQ(setxattr(p, "user.big", bigv, BIGV, 0), 0);
@@ -247,9 +232,9 @@ static int x_state(struct env *e)
 {
 	char p[PATH_MAX];
 	int c, missing = 0;
-	path_of(e, "x.md", p);
+	env_path(e, "x.md", p, PATH_MAX);
 	c = has(e, "x.md", "old") ? 0 : has(e, "x.md", "new") ? 1 : -1;
-	if (c < 0 || (lst(e, "x.md").st_mode & 07777) != (have_acl ? 0660 : 0644))
+	if (c < 0 || (env_lstat(e, "x.md").st_mode & 07777) != (have_acl ? 0660 : 0644))
 		return -1;
 	if (have_acl && !value_is(p, "system.posix_acl_access", acl, acl_len))
 		return -1;
@@ -424,7 +409,7 @@ int main(void)
 		test_default_acl_dir(&e);
 		/* What the filesystem takes. */
 		put(&e, "probe", "");
-		path_of(&e, "probe", probe);
+		env_path(&e, "probe", probe, PATH_MAX);
 		if (setxattr(probe, "user.p", "p", 1, 0) < 0) {
 			if (have_user_x)
 				fprintf(stderr, "SKIP (part): xattr copies: no user.* xattrs here (%s)\n", strerror(errno));
